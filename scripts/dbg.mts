@@ -1,0 +1,13 @@
+import { createServer } from 'vite';
+import { launchChromium } from '/work/main/tests/browser/chromium.ts';
+const server = await createServer({ root: '/work/main', server: { port: 0, host: '127.0.0.1' }, logLevel: 'info' });
+await server.listen();
+const port = (server.httpServer!.address() as any).port;
+const b = await launchChromium();
+const p = await b.newPage();
+p.on('console', m => console.log('[c]', m.type(), m.text()));
+p.on('pageerror', e => console.log('[err]', e));
+await p.goto(`http://127.0.0.1:${port}/${process.argv[2]}`);
+await p.waitForTimeout(Number(process.argv[3] ?? 15000));
+console.log(await p.textContent("body"), await p.evaluate(() => (window as any).harnessReady));
+await b.close(); await server.close();

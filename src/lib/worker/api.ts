@@ -1,0 +1,85 @@
+// The GPU worker's API. Everything that touches tfjs or the GPU lives behind this object;
+// pages reach it through Comlink (see client.ts). Methods take and return plain data.
+import * as Comlink from 'comlink';
+import { probeDevice, useBackend, tf, type BackendName, type DeviceInfo } from '../engine/backend';
+import { JobTracker, type ProgressFn } from './jobs';
+
+export class LabApi {
+  private backend: BackendName | null = null;
+  private jobs = new Map<string, JobTracker>();
+  private nextJob = 1;
+
+  /** What the device offers, without changing anything. */
+  async deviceInfo(): Promise<DeviceInfo> {
+    const info = await probeDevice();
+    info.backend = this.backend;
+    return info;
+  }
+
+  /** Starts a backend. Rejects with a plain-words reason if it is unavailable (the page offers wasm then). */
+  async init(name: BackendName): Promise<DeviceInfo> {
+    this.backend = await useBackend(name);
+    return this.deviceInfo();
+  }
+
+  currentBackend(): BackendName | null {
+    return this.backend;
+  }
+
+  /** A quick proof that the backend computes: a matmul against a float64 JS reference. */
+  async selfTest(n = 64): Promise<{ backend: string; maxAbsError: number; ms: number }> {
+    this.requireBackend();
+    const a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
+    const b = Float32Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
+    const t0 = performance.now();
+    const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])));
+    const got = await c.data();
+    c.dispose();
+    const ms = performance.now() - t0;
+    let err = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
+        err = Math.max(err, Math.abs(s - got[i * n + j]));
+      }
+    return { backend: tf.getBackend(), maxAbsError: err, ms };
+  }
+
+  memory(): { numTensors: number; numBytes: number } {
+    const m = tf.memory();
+    return { numTensors: m.numTensors, numBytes: m.numBytes };
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------------
+  protected newJob(onProgress: ProgressFn | undefined, unit: string): JobTracker {
+    const id = `job-${this.nextJob++}`;
+    const t = new JobTracker(id, onProgress, unit);
+    this.jobs.set(id, t);
+    return t;
+  }
+  protected endJob(t: JobTracker): void {
+    this.jobs.delete(t.jobId);
+  }
+  cancel(jobId: string): boolean {
+    const j = this.jobs.get(jobId);
+    if (j) j.cancelled = true;
+    return Boolean(j);
+  }
+  pause(jobId: string, paused: boolean): boolean {
+    const j = this.jobs.get(jobId);
+    if (j) j.paused = paused;
+    return Boolean(j);
+  }
+  cancelAll(): void {
+    for (const j of this.jobs.values()) j.cancelled = true;
+  }
+
+  protected requireBackend(): void {
+    if (!this.backend) throw new Error('No backend started yet: choose WebGPU or wasm on the Device panel first.');
+  }
+}
+
+export function exposeLab(api: LabApi): void {
+  Comlink.expose(api);
+}
