@@ -16,8 +16,10 @@ export interface HookContext {
   name: string;
   /** Block index, or -1 for hooks outside the blocks (hook_embed, ln_final...). */
   layer: number;
-  /** Number of prompt tokens in this forward call's sequences (for "last prompt position" logic). */
-  promptLength?: number;
+  /** Per row: prompt tokens (positions >= promptLengths[b] - 1 are "last positions" of some forward call). */
+  promptLengths?: number[];
+  /** Per row: real (unpadded) length of the sequence; rows are right-padded to the tensor's T. */
+  seqLengths?: number[];
 }
 
 /**
@@ -40,7 +42,8 @@ export interface ModelDims {
 export interface ForwardOptions {
   /** name -> hook; exact names only (see the list above). */
   hooks?: Record<string, HookFn>;
-  promptLength?: number;
+  promptLengths?: number[];
+  seqLengths?: number[];
 }
 
 export interface TextTokenizer {

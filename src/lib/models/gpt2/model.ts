@@ -1,0 +1,182 @@
+// GPT-2 on tfjs, in one sitting: pre-LN blocks, GELU MLP at 4x width, learned positions, tied embeddings.
+// Letters: B batch, T time, C channels (dModel), V vocab, L layers, NH heads, HS head size.
+// Every activation passes a named hook point (TransformerLens names, see ../types.ts).
+import * as tf from '@tensorflow/tfjs';
+import type { ForwardOptions, HookedModel, HookFn, ModelDims, TextTokenizer } from '../types';
+import { validateConfig, type GPT2Config } from './config';
+import { type ModelOps } from './ops';
+
+/** Weight names follow GPT-2 checkpoint keys, so loading a checkpoint is a key copy. */
+export function weightShapes(c: GPT2Config): Record<string, number[]> {
+  const C = c.dModel;
+  const s: Record<string, number[]> = { wte: [c.vocabSize, C], wpe: [c.nCtx, C] };
+  for (let i = 0; i < c.nLayer; i++) {
+    const h = `h.${i}`;
+    s[`${h}.ln_1.weight`] = [C];
+    s[`${h}.ln_1.bias`] = [C];
+    s[`${h}.attn.c_attn.weight`] = [C, 3 * C];
+    s[`${h}.attn.c_attn.bias`] = [3 * C];
+    s[`${h}.attn.c_proj.weight`] = [C, C];
+    s[`${h}.attn.c_proj.bias`] = [C];
+    s[`${h}.ln_2.weight`] = [C];
+    s[`${h}.ln_2.bias`] = [C];
+    s[`${h}.mlp.c_fc.weight`] = [C, 4 * C];
+    s[`${h}.mlp.c_fc.bias`] = [4 * C];
+    s[`${h}.mlp.c_proj.weight`] = [4 * C, C];
+    s[`${h}.mlp.c_proj.bias`] = [C];
+  }
+  s['ln_f.weight'] = [C];
+  s['ln_f.bias'] = [C];
+  return s;
+}
+
+/** True for the weights AdamW decays: matrices of the blocks (not norms, biases or embeddings). */
+export function isDecayed(name: string): boolean {
+  return name.endsWith('.weight') && !name.includes('.ln_') && !name.startsWith('ln_f');
+}
+
+/** A small seeded PRNG (mulberry32) so initialization is the same on every machine and backend. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** GPT-2 initialization (N(0, 0.02); residual projections scaled by 1/sqrt(2L)), from a seed, in JS. */
+export function initWeights(c: GPT2Config, seed: number): Record<string, Float32Array> {
+  const rand = mulberry32(seed);
+  const normal = () => {
+    const u = Math.max(rand(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+  const out: Record<string, Float32Array> = {};
+  for (const [name, shape] of Object.entries(weightShapes(c))) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(n);
+    if (name.includes('.ln_') || name.startsWith('ln_f')) {
+      if (name.endsWith('.weight')) a.fill(1);
+    } else if (!name.endsWith('.bias')) {
+      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * c.nLayer) : 0.02;
+      for (let i = 0; i < n; i++) a[i] = normal() * std;
+    }
+    out[name] = a;
+  }
+  return out;
+}
+
+export class GPT2 implements HookedModel {
+  readonly kind = 'gpt2' as const;
+  readonly dims: ModelDims;
+  readonly params: Record<string, tf.Variable>;
+
+  constructor(
+    readonly config: GPT2Config,
+    weights: Record<string, Float32Array>,
+    readonly tokenizer: TextTokenizer,
+    public ops: ModelOps,
+  ) {
+    validateConfig(config);
+    this.dims = { nLayer: config.nLayer, dModel: config.dModel, dMlp: 4 * config.dModel, vocabSize: config.vocabSize, nCtx: config.nCtx };
+    this.params = {};
+    for (const [name, shape] of Object.entries(weightShapes(config))) {
+      const w = weights[name];
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (!w) throw new Error(`Checkpoint is missing weight "${name}" (shape [${shape}]).`);
+      if (w.length !== n) throw new Error(`Weight "${name}" has ${w.length} values; the config needs [${shape}] = ${n}.`);
+      const init = tf.tensor(w, shape, 'float32');
+      this.params[name] = tf.variable(init, true); // unnamed: tfjs variable names are global
+      init.dispose();
+    }
+  }
+
+  hookNames(): string[] {
+    const names = ['hook_embed', 'hook_pos_embed'];
+    for (let i = 0; i < this.config.nLayer; i++) {
+      for (const h of ['hook_resid_pre', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'mlp.hook_pre', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post'])
+        names.push(`blocks.${i}.${h}`);
+    }
+    names.push('ln_final.hook_normalized');
+    return names;
+  }
+
+  /** tokens int32 [B, T] -> logits [B, T, V]. Call inside tf.tidy (the trainer and decoders do). */
+  forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    const c = this.config;
+    const [B, T] = tokens.shape;
+    if (T > c.nCtx) throw new Error(`Sequence of ${T} tokens is longer than the model's context (${c.nCtx}).`);
+    const C = c.dModel, NH = c.nHead, HS = C / NH;
+    const p = this.params;
+    const hooks = opts.hooks ?? {};
+    const hook = (name: string, layer: number, x: tf.Tensor): tf.Tensor => {
+      const fn: HookFn | undefined = hooks[name];
+      if (!fn) return x;
+      const y = fn(x, { name, layer, promptLengths: opts.promptLengths, seqLengths: opts.seqLengths });
+      return y ?? x;
+    };
+    const linear = (x: tf.Tensor, w: string, b: string, nOut: number) =>
+      tf.add(tf.matMul(x.reshape([B * T, -1]), p[w]), p[b]).reshape([B, T, nOut]);
+
+    const tok = hook('hook_embed', -1, this.ops.embedding(p.wte as tf.Tensor2D, tokens)); // (B, T, C)
+    const pos = hook('hook_pos_embed', -1, p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
+    let x = tf.add(tok, pos) as tf.Tensor; // (B, T, C)
+    for (let i = 0; i < c.nLayer; i++) {
+      const h = `h.${i}`, k = `blocks.${i}`;
+      x = hook(`${k}.hook_resid_pre`, i, x);
+      // attention: x + attn(ln_1(x))
+      const a = this.ops.layerNorm(x, p[`${h}.ln_1.weight`] as tf.Tensor1D, p[`${h}.ln_1.bias`] as tf.Tensor1D, c.eps);
+      const qkv = linear(a, `${h}.attn.c_attn.weight`, `${h}.attn.c_attn.bias`, 3 * C); // (B, T, 3C)
+      const heads = (j: number) => qkv.slice([0, 0, j * C], [B, T, C]).reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // (B, NH, T, HS)
+      let z: tf.Tensor = this.ops.causalAttention(heads(0), heads(1), heads(2), 1 / Math.sqrt(HS)); // (B, NH, T, HS)
+      z = hook(`${k}.attn.hook_z`, i, z);
+      const zc = z.transpose([0, 2, 1, 3]).reshape([B, T, C]); // (B, T, C)
+      const attnOut = hook(`${k}.hook_attn_out`, i, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
+      x = hook(`${k}.hook_resid_mid`, i, tf.add(x, attnOut));
+      // MLP: x + mlp(ln_2(x))
+      const m = this.ops.layerNorm(x, p[`${h}.ln_2.weight`] as tf.Tensor1D, p[`${h}.ln_2.bias`] as tf.Tensor1D, c.eps);
+      const pre = hook(`${k}.mlp.hook_pre`, i, linear(m, `${h}.mlp.c_fc.weight`, `${h}.mlp.c_fc.bias`, 4 * C)); // (B, T, 4C)
+      const post = hook(`${k}.mlp.hook_post`, i, this.ops.gelu(pre)); // (B, T, 4C)
+      const mlpOut = hook(`${k}.hook_mlp_out`, i, linear(post, `${h}.mlp.c_proj.weight`, `${h}.mlp.c_proj.bias`, C));
+      x = hook(`${k}.hook_resid_post`, i, tf.add(x, mlpOut));
+    }
+    const xf = hook('ln_final.hook_normalized', -1, this.ops.layerNorm(x, p['ln_f.weight'] as tf.Tensor1D, p['ln_f.bias'] as tf.Tensor1D, c.eps));
+    const logits = tf.matMul(xf.reshape([B * T, C]), p.wte, false, true); // (B*T, V), tied embeddings
+    return logits.reshape([B, T, c.vocabSize]) as tf.Tensor3D;
+  }
+
+  /**
+   * Mean next-token loss over the positions whose weight is nonzero.
+   * ids (B, T) int32; weights (B, T): 1 where token t+1 is a target of position t.
+   */
+  loss(ids: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
+    const [B, T] = ids.shape;
+    const logits = this.forward(ids.slice([0, 0], [B, T - 1])); // (B, T-1, V)
+    const targets = ids.slice([0, 1], [B, T - 1]).reshape([-1]) as tf.Tensor1D; // (B*(T-1))
+    const w = weights.slice([0, 1], [B, T - 1]).reshape([-1]) as tf.Tensor1D;
+    const per = this.ops.softmaxCrossEntropy(logits.reshape([-1, this.config.vocabSize]) as tf.Tensor2D, targets, w);
+    return tf.div(tf.sum(per), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+  }
+
+  /** loss value and gradients keyed by weight name (tfjs keys them by its own variable names). */
+  valueAndGrads(f: () => tf.Scalar): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+    const { value, grads } = tf.variableGrads(f, Object.values(this.params));
+    const out: Record<string, tf.Tensor> = {};
+    for (const [n, v] of Object.entries(this.params)) out[n] = grads[v.name];
+    return { value, grads: out };
+  }
+
+  /** Weights as plain arrays (for checkpoints). */
+  async exportWeights(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const [name, v] of Object.entries(this.params)) out[name] = (await v.data()) as Float32Array;
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of Object.values(this.params)) v.dispose();
+  }
+}

@@ -1,0 +1,123 @@
+// The checkpoint file: one self-describing binary, documented here and in the README.
+//
+//   bytes 0..3   ASCII "MGCK"
+//   bytes 4..7   uint32 LE format version (1)
+//   bytes 8..11  uint32 LE header length H
+//   bytes 12..   H bytes of UTF-8 JSON header (see CheckpointHeader), then zero padding to a multiple of 8
+//   then         raw little-endian float32 tensors; header.tensors[i].offset is relative to this point
+//
+// Weights and (optionally) AdamW moments are stored by GPT-2 key ("h.0.attn.c_attn.weight", "...adam_m").
+import { z } from 'zod';
+
+export const CHECKPOINT_MAGIC = 'MGCK';
+export const CHECKPOINT_VERSION = 1;
+
+const tensorEntry = z.object({
+  name: z.string().min(1).max(200),
+  shape: z.array(z.number().int().nonnegative()).max(8),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+});
+
+export const checkpointHeader = z.object({
+  format: z.literal('memgen-gpt2-checkpoint'),
+  version: z.literal(1),
+  id: z.string().min(1).max(200),
+  task: z.enum(['arithmetic', 'cipher', 'color', 'mixed']),
+  preset: z.string().max(64),
+  config: z.object({
+    nLayer: z.number().int().positive(),
+    nHead: z.number().int().positive(),
+    dModel: z.number().int().positive(),
+    nCtx: z.number().int().positive(),
+    vocabSize: z.number().int().positive(),
+    eps: z.number().positive(),
+  }),
+  tokenizer: z.unknown(),
+  seed: z.number().int(),
+  step: z.number().int().nonnegative(),
+  /** Training settings (TrainConfig) the run used. */
+  train: z.record(z.string(), z.unknown()),
+  /** Validation result at this step. */
+  eval: z
+    .object({ step: z.number(), mem: z.number(), gen: z.number(), other: z.number(), total: z.number(), decode: z.string() })
+    .nullable(),
+  /** Loss and eval log up to this step. */
+  log: z.array(z.record(z.string(), z.unknown())).max(1_000_000),
+  createdAt: z.string(),
+  tensors: z.array(tensorEntry).max(100_000),
+});
+
+export type CheckpointHeader = z.infer<typeof checkpointHeader>;
+
+export interface Checkpoint {
+  header: CheckpointHeader;
+  tensors: Record<string, Float32Array>;
+}
+
+export class CheckpointFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointFormatError';
+  }
+}
+
+export function encodeCheckpoint(header: Omit<CheckpointHeader, 'tensors'>, tensors: Record<string, Float32Array>, shapes: Record<string, number[]>): ArrayBuffer {
+  const entries: CheckpointHeader['tensors'] = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(tensors)) {
+    entries.push({ name, shape: shapes[name] ?? [data.length], offset, length: data.length });
+    offset += data.length * 4;
+  }
+  const json = new TextEncoder().encode(JSON.stringify({ ...header, tensors: entries }));
+  const headStart = 12;
+  const dataStart = Math.ceil((headStart + json.length) / 8) * 8;
+  const buf = new ArrayBuffer(dataStart + offset);
+  const u8 = new Uint8Array(buf);
+  u8.set(new TextEncoder().encode(CHECKPOINT_MAGIC), 0);
+  const dv = new DataView(buf);
+  dv.setUint32(4, CHECKPOINT_VERSION, true);
+  dv.setUint32(8, json.length, true);
+  u8.set(json, headStart);
+  for (const e of entries) new Float32Array(buf, dataStart + e.offset, e.length).set(tensors[e.name]);
+  return buf;
+}
+
+const FIX = 'Choose a checkpoint file saved by MemGen Lab (Train page, "Download").';
+
+export function decodeCheckpoint(buf: ArrayBuffer): Checkpoint {
+  if (buf.byteLength < 12) throw new CheckpointFormatError(`This file is ${buf.byteLength} bytes, too short to be a checkpoint. ${FIX}`);
+  const magic = new TextDecoder().decode(new Uint8Array(buf, 0, 4));
+  if (magic !== CHECKPOINT_MAGIC) throw new CheckpointFormatError(`Not a MemGen checkpoint (starts with "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "MGCK"). ${FIX}`);
+  const dv = new DataView(buf);
+  const version = dv.getUint32(4, true);
+  if (version !== CHECKPOINT_VERSION) throw new CheckpointFormatError(`Checkpoint format version ${version} is not supported (this lab reads version ${CHECKPOINT_VERSION}). Re-export it from a matching lab version.`);
+  const hlen = dv.getUint32(8, true);
+  if (12 + hlen > buf.byteLength) throw new CheckpointFormatError(`The checkpoint is truncated: its header claims ${hlen} bytes but the file has only ${buf.byteLength - 12} after the preamble. Download it again.`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buf, 12, hlen)));
+  } catch {
+    throw new CheckpointFormatError(`The checkpoint header is not valid JSON (the file is corrupt). ${FIX}`);
+  }
+  const parsed = checkpointHeader.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CheckpointFormatError(`The checkpoint header is malformed at "${issue.path.join('.')}": ${issue.message}. ${FIX}`);
+  }
+  const header = parsed.data;
+  const dataStart = Math.ceil((12 + hlen) / 8) * 8;
+  const tensors: Record<string, Float32Array> = {};
+  for (const e of header.tensors) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (n !== e.length) throw new CheckpointFormatError(`Tensor "${e.name}" has shape [${e.shape}] but ${e.length} values. ${FIX}`);
+    if (e.offset % 4 !== 0 || dataStart + e.offset + e.length * 4 > buf.byteLength)
+      throw new CheckpointFormatError(`The checkpoint is truncated: tensor "${e.name}" ends past the end of the file. Download it again.`);
+    tensors[e.name] = new Float32Array(buf.slice(dataStart + e.offset, dataStart + e.offset + e.length * 4));
+  }
+  return { header, tensors };
+}
+
+export function checkpointShapes(ck: Checkpoint): Record<string, number[]> {
+  return Object.fromEntries(ck.header.tensors.map((t) => [t.name, t.shape]));
+}

@@ -1,0 +1,288 @@
+// Training a GPT-2 from scratch on a task, as the paper does: the whole text is the LM target (answer-only
+// loss optional); AdamW, warm-up + cosine, clipping, accumulation; every `evalEvery` steps the validation
+// prompts are decoded and labeled, and the checkpoint maximizing #gen x #mem is kept.
+import * as tf from '@tensorflow/tfjs';
+import { GPT2, initWeights, isDecayed, weightShapes } from '../models/gpt2/model';
+import { presetConfig, type GPT2Config, type PresetName, PRESETS, flopsPerToken } from '../models/gpt2/config';
+import type { ModelOps } from '../models/gpt2/ops';
+import { getTask } from '../tasks';
+import { TaskTokenizer } from '../tasks/tokenizer';
+import type { Task, TaskName, TrainExample } from '../tasks/types';
+import { AdamW, clipByGlobalNorm, learningRate } from './adamw';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint';
+import { makeBatch, epochOrder } from './data';
+import { betterCheckpoint, decodeAndLabel, type DecodeMode, type EvalCounts } from './evaluate';
+
+export interface TrainConfig {
+  task: TaskName;
+  preset: PresetName;
+  seed: number;
+  steps: number;
+  batchSize: number;
+  /** Micro-batches summed per optimizer step (effective batch = batchSize x gradAccum). */
+  gradAccum: number;
+  lr: number;
+  warmup: number;
+  /** Final learning rate as a fraction of lr. */
+  minLrRatio: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  evalEvery: number;
+  evalDecode: DecodeMode;
+  beams: number;
+  /** Validation prompts decoded per evaluation (0 = all). */
+  evalLimit: number;
+  /** Loss on the answer tokens only (the paper uses the whole text). */
+  answerOnlyLoss: boolean;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  task: 'cipher', preset: 'tiny', seed: 1, steps: 3000, batchSize: 32, gradAccum: 1,
+  lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.1, beta1: 0.9, beta2: 0.98, gradClip: 1,
+  evalEvery: 250, evalDecode: 'greedy', beams: 5, evalLimit: 0, answerOnlyLoss: false,
+};
+
+/** Bigger models want smaller learning rates. */
+export function defaultTrainConfig(task: TaskName, preset: PresetName): TrainConfig {
+  const lr = preset === 'tiny' ? 3e-3 : preset === 'classroom' ? 1e-3 : 3e-4;
+  const steps = task === 'arithmetic' ? 4000 : 3000;
+  return { ...DEFAULT_TRAIN, task, preset, lr, steps };
+}
+
+export interface LogEntry {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  msPerStep: number;
+}
+
+export interface EvalEntry extends EvalCounts {
+  step: number;
+  decode: string;
+}
+
+export interface TrainCallbacks {
+  onLog?: (e: LogEntry) => void;
+  onEval?: (e: EvalEntry, isBest: boolean) => void;
+  /** Called with an encoded checkpoint after each evaluation; `isBest` by the paper's rule. */
+  onCheckpoint?: (buf: ArrayBuffer, header: CheckpointHeader, isBest: boolean) => Promise<void> | void;
+  /** Cooperative yield point: throw to cancel, await to pause. */
+  checkpoint?: () => Promise<void>;
+  onEvalProgress?: (done: number, total: number) => void;
+}
+
+export class TrainRun {
+  step = 0;
+  log: LogEntry[] = [];
+  evals: EvalEntry[] = [];
+  best: EvalEntry | null = null;
+  private cache = new Map<number, TrainExample[]>();
+
+  private constructor(
+    readonly id: string,
+    readonly cfg: TrainConfig,
+    readonly task: Task,
+    readonly tok: TaskTokenizer,
+    readonly model: GPT2,
+    readonly opt: AdamW,
+  ) {}
+
+  static create(cfg: TrainConfig, ops: ModelOps, id = `${cfg.task}-${cfg.preset}-s${cfg.seed}-${Date.now().toString(36)}`): TrainRun {
+    validateTrainConfig(cfg);
+    const task = getTask(cfg.task);
+    const tok = task.tokenizer();
+    const mc = presetConfig(cfg.preset, tok.size, task.maxTokens() + 2);
+    const model = new GPT2(mc, initWeights(mc, cfg.seed), tok, ops);
+    const opt = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay }, isDecayed);
+    return new TrainRun(id, cfg, task, tok, model, opt);
+  }
+
+  /** Restores a run (weights, optimizer moments, step, log) from a checkpoint file. */
+  static fromCheckpoint(buf: ArrayBuffer | Checkpoint, ops: ModelOps): TrainRun {
+    const ck = buf instanceof ArrayBuffer ? decodeCheckpoint(buf) : buf;
+    const h = ck.header;
+    const cfg = { ...DEFAULT_TRAIN, ...(h.train as Partial<TrainConfig>) };
+    if (h.task === 'mixed') throw new Error('Mixed-task checkpoints are not trainable here yet.');
+    const task = getTask(h.task);
+    const tok = TaskTokenizer.fromJSON(h.tokenizer);
+    const model = new GPT2(h.config as GPT2Config, ck.tensors, tok, ops);
+    const opt = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay }, isDecayed);
+    if (ck.tensors[`wte.adam_m`]) opt.importState(ck.tensors, h.step);
+    const run = new TrainRun(h.id, cfg, task, tok, model, opt);
+    run.step = h.step;
+    run.log = h.log.filter((e) => 'loss' in e) as unknown as LogEntry[];
+    run.evals = h.log.filter((e) => 'gen' in e) as unknown as EvalEntry[];
+    for (const e of run.evals) if (betterCheckpoint(e, run.best)) run.best = e;
+    return run;
+  }
+
+  private examples(epoch: number): TrainExample[] {
+    let ex = this.cache.get(epoch);
+    if (!ex) {
+      ex = this.task.trainSet(this.cfg.seed, epoch);
+      this.cache.clear();
+      this.cache.set(epoch, ex);
+    }
+    return ex;
+  }
+
+  /** The micro-batch for (step, micro): deterministic, so a resumed run sees the same data. */
+  private microBatch(step: number, micro: number): TrainExample[] {
+    const { batchSize: bs, gradAccum: ga } = this.cfg;
+    const n = this.examples(0).length;
+    const out: TrainExample[] = [];
+    for (let j = 0; j < bs; j++) {
+      const k = (step * ga + micro) * bs + j;
+      const epoch = Math.floor(k / n);
+      const order = this.orderFor(epoch, n);
+      out.push(this.examples(epoch)[order[k % n]]);
+    }
+    return out;
+  }
+  private orders = new Map<number, Uint32Array>();
+  private orderFor(epoch: number, n: number): Uint32Array {
+    let o = this.orders.get(epoch);
+    if (!o) {
+      o = epochOrder(n, this.cfg.seed, epoch);
+      this.orders.clear();
+      this.orders.set(epoch, o);
+    }
+    return o;
+  }
+
+  /** One optimizer step: forward + backward per micro-batch (summed), clip, AdamW update. */
+  async trainStep(): Promise<LogEntry> {
+    const t0 = performance.now();
+    const { gradAccum: ga, gradClip } = this.cfg;
+    let tokens = 0;
+    let lossSum = tf.scalar(0);
+    let gradSum: Record<string, tf.Tensor> | null = null;
+    for (let micro = 0; micro < ga; micro++) {
+      const b = makeBatch(this.microBatch(this.step, micro), this.tok, this.cfg.answerOnlyLoss, this.model.config.nCtx);
+      tokens += b.tokens;
+      // forward + backward
+      const { value, grads } = tf.tidy(() => {
+        const ids = tf.tensor2d(b.ids, [b.B, b.T], 'int32');
+        const w = tf.tensor2d(b.weights, [b.B, b.T]);
+        return this.model.valueAndGrads(() => this.model.loss(ids, w));
+      });
+      const nextLoss = tf.add(lossSum, value);
+      lossSum.dispose();
+      value.dispose();
+      lossSum = nextLoss;
+      if (!gradSum) gradSum = grads;
+      else {
+        const acc: Record<string, tf.Tensor> = gradSum;
+        const summed: Record<string, tf.Tensor> = {};
+        for (const k of Object.keys(grads)) summed[k] = tf.add(acc[k], grads[k]);
+        tf.dispose([Object.values(acc), Object.values(grads)]);
+        gradSum = summed;
+      }
+    }
+    const g = gradSum!;
+    if (ga > 1) {
+      for (const k of Object.keys(g)) {
+        const s = tf.div(g[k], ga);
+        g[k].dispose();
+        g[k] = s;
+      }
+    }
+    // clip
+    const { grads: clipped, norm } = clipByGlobalNorm(g, gradClip);
+    tf.dispose(Object.values(g));
+    // update
+    const lr = learningRate(this.step, this.cfg.steps, this.cfg.lr, this.cfg.warmup, this.cfg.minLrRatio);
+    this.opt.apply(clipped, lr);
+    tf.dispose(Object.values(clipped));
+    const [lossV, normV] = await Promise.all([lossSum.data(), norm.data()]);
+    lossSum.dispose();
+    norm.dispose();
+    this.step += 1;
+    const ms = performance.now() - t0;
+    const entry: LogEntry = { step: this.step, loss: lossV[0] / ga, lr, gradNorm: normV[0], tokensPerSec: (tokens * 1000) / ms, msPerStep: ms };
+    this.log.push(entry);
+    return entry;
+  }
+
+  async evaluate(onProgress?: (d: number, t: number) => void): Promise<EvalEntry> {
+    let items = this.task.evalSet(this.cfg.seed);
+    if (this.cfg.evalLimit > 0) items = items.slice(0, this.cfg.evalLimit);
+    const { counts } = await decodeAndLabel(this.model, this.task, items, {
+      decode: this.cfg.evalDecode, beams: this.cfg.beams, padId: this.tok.padId, onProgress,
+    });
+    const e: EvalEntry = { ...counts, step: this.step, decode: this.cfg.evalDecode === 'beam' ? `beam${this.cfg.beams}` : 'greedy' };
+    this.evals.push(e);
+    return e;
+  }
+
+  async encode(withOptimizer = true, evalEntry: EvalEntry | null = null): Promise<{ buf: ArrayBuffer; header: CheckpointHeader }> {
+    const weights = await this.model.exportWeights();
+    const shapes = weightShapes(this.model.config);
+    const tensors: Record<string, Float32Array> = { ...weights };
+    if (withOptimizer) {
+      const st = await this.opt.exportState();
+      for (const [k, v] of Object.entries(st)) {
+        tensors[k] = v;
+        shapes[k] = shapes[k.replace(/\.adam_[mv]$/, '')];
+      }
+    }
+    const header: Omit<CheckpointHeader, 'tensors'> = {
+      format: 'memgen-gpt2-checkpoint', version: 1,
+      id: `${this.id}@${this.step}`, task: this.cfg.task, preset: this.cfg.preset,
+      config: this.model.config, tokenizer: this.tok.toJSON(), seed: this.cfg.seed, step: this.step,
+      train: { ...this.cfg }, eval: evalEntry,
+      log: [...this.log, ...this.evals] as unknown as Record<string, unknown>[],
+      createdAt: new Date().toISOString(),
+    };
+    const buf = encodeCheckpoint(header, tensors, shapes);
+    return { buf, header: { ...header, tensors: [] } };
+  }
+
+  /** Trains to cfg.steps, evaluating every evalEvery steps (and at the end). */
+  async run(cb: TrainCallbacks = {}): Promise<void> {
+    while (this.step < this.cfg.steps) {
+      await cb.checkpoint?.();
+      const e = await this.trainStep();
+      cb.onLog?.(e);
+      if (!Number.isFinite(e.loss)) throw new Error(`The loss became ${e.loss} at step ${e.step}: lower the learning rate and resume from the last checkpoint.`);
+      if (this.step % this.cfg.evalEvery === 0 || this.step === this.cfg.steps) await this.evalAndSave(cb);
+    }
+  }
+
+  async evalAndSave(cb: TrainCallbacks): Promise<EvalEntry> {
+    const ev = await this.evaluate(cb.onEvalProgress);
+    const isBest = betterCheckpoint(ev, this.best);
+    if (isBest) this.best = ev;
+    cb.onEval?.(ev, isBest);
+    if (cb.onCheckpoint) {
+      const { buf, header } = await this.encode(true, ev);
+      await cb.onCheckpoint(buf, header, isBest);
+    }
+    return ev;
+  }
+
+  /** Achieved training FLOP/s for the last logged step (forward + backward = 3x forward). */
+  achievedFlops(e: LogEntry, T: number): number {
+    return 3 * flopsPerToken(this.model.config, T) * e.tokensPerSec;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.opt.dispose();
+  }
+}
+
+export function validateTrainConfig(c: TrainConfig): void {
+  const bad: string[] = [];
+  if (!(c.preset in PRESETS)) bad.push(`preset "${c.preset}" is unknown`);
+  const pos = (k: keyof TrainConfig) => { const v = c[k] as number; if (!Number.isInteger(v) || v < 1) bad.push(`${k} must be a positive whole number`); };
+  pos('steps'); pos('batchSize'); pos('gradAccum'); pos('evalEvery'); pos('beams');
+  if (!(c.lr > 0 && c.lr < 1)) bad.push('lr must be between 0 and 1');
+  if (c.warmup < 0) bad.push('warmup cannot be negative');
+  if (!(c.gradClip > 0)) bad.push('gradClip must be positive');
+  if (bad.length) throw new Error(`Invalid training settings: ${bad.join('; ')}.`);
+}
