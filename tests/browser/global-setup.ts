@@ -4,7 +4,7 @@ import { createServer, type ViteDevServer } from 'vite';
 let server: ViteDevServer | undefined;
 
 export async function setup(): Promise<void> {
-  server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+  server = await createServer({ server: { port: 0, host: '127.0.0.1', hmr: false, ws: false }, logLevel: 'error' });
   await server.listen();
   const addr = server.httpServer?.address();
   if (!addr || typeof addr === 'string') throw new Error('Vite server did not start');

@@ -1,5 +1,10 @@
-// Blank same-origin page for browser tests; exposes the backend switch and tfjs.
+// Blank same-origin page for browser tests, the bench and `npm run reproduce`.
+// `labImport(path)` loads any lab module: code passed to page.evaluate must not contain a literal `import(`
+// (vitest rewrites it to its SSR loader), and tsx's keepNames wraps functions in `__name(...)`.
 import { useBackend, tf } from '../../src/lib/engine/backend';
 
-(window as unknown as Record<string, unknown>).lab = { useBackend, tf };
-(window as unknown as Record<string, unknown>).harnessReady = true;
+const w = window as unknown as Record<string, unknown>;
+w.__name = (f: unknown) => f;
+w.labImport = (path: string) => import(/* @vite-ignore */ path);
+w.lab = { useBackend, tf };
+w.harnessReady = true;
