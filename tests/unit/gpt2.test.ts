@@ -3,11 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { GPT2, initWeights } from '../../src/lib/models/gpt2/model';
 import { validateConfig, type GPT2Config } from '../../src/lib/models/gpt2/config';
-import { devStockOps } from '../../src/lib/models/gpt2/stock-ops';
+import { getOps } from '../../src/lib/models/gpt2';
 import { beamDecode, greedyDecode } from '../../src/lib/models/generate';
 import { AdamW } from '../../src/lib/train/adamw';
 import type { TextTokenizer } from '../../src/lib/models/types';
 
+// The model runs on the lab's fused kernels (CPU twins here); the GPU twins are checked in the browser tests.
+const ops = getOps('fused');
 const tok: TextTokenizer = { encode: (s) => [...s].map((c) => c.charCodeAt(0) - 96), decode: (ids) => ids.map((i) => String.fromCharCode(i + 96)).join(''), eosId: 0 };
 const cfg: GPT2Config = { nLayer: 2, nHead: 2, dModel: 16, nCtx: 12, vocabSize: 11, eps: 1e-5 };
 
@@ -17,7 +19,7 @@ beforeAll(async () => {
 
 describe('GPT-2 model', () => {
   it('gives logits of shape (B, T, V) and runs every hook point in order', () => {
-    const m = new GPT2(cfg, initWeights(cfg, 1), tok, devStockOps);
+    const m = new GPT2(cfg, initWeights(cfg, 1), tok, ops);
     const seen: string[] = [];
     const hooks = Object.fromEntries(m.hookNames().map((n) => [n, (a: tf.Tensor) => { seen.push(`${n}:${a.shape.join('x')}`); }]));
     const logits = tf.tidy(() => m.forward(tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32'), { hooks }));
@@ -32,7 +34,7 @@ describe('GPT-2 model', () => {
   });
 
   it('lets a hook replace an activation (zeroing the residual changes the logits)', async () => {
-    const m = new GPT2(cfg, initWeights(cfg, 2), tok, devStockOps);
+    const m = new GPT2(cfg, initWeights(cfg, 2), tok, ops);
     const ids = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32');
     const a = await tf.tidy(() => m.forward(ids)).data();
     const b = await tf.tidy(() => m.forward(ids, { hooks: { 'blocks.1.hook_resid_post': (x) => tf.zerosLike(x) } })).data();
@@ -47,11 +49,11 @@ describe('GPT-2 model', () => {
     expect(() => validateConfig({ ...cfg, nLayer: 0 })).toThrow(/nLayer must be/);
     const w = initWeights(cfg, 1);
     delete (w as Record<string, Float32Array>)['h.1.mlp.c_fc.bias'];
-    expect(() => new GPT2(cfg, w, tok, devStockOps)).toThrow(/missing weight "h.1.mlp.c_fc.bias"/);
+    expect(() => new GPT2(cfg, w, tok, ops)).toThrow(/missing weight "h.1.mlp.c_fc.bias"/);
   });
 
   it('has gradients that match central finite differences', async () => {
-    const m = new GPT2(cfg, initWeights(cfg, 3), tok, devStockOps);
+    const m = new GPT2(cfg, initWeights(cfg, 3), tok, ops);
     const ids = tf.tensor2d([[1, 4, 2, 7, 3], [5, 9, 1, 1, 2]], [2, 5], 'int32');
     const w = tf.tensor2d([[0, 1, 1, 1, 1], [0, 1, 1, 0, 0]], [2, 5]);
     const loss = () => m.loss(ids, w);
@@ -76,7 +78,7 @@ describe('GPT-2 model', () => {
   });
 
   it('overfits one batch to near-zero loss', async () => {
-    const m = new GPT2(cfg, initWeights(cfg, 4), tok, devStockOps);
+    const m = new GPT2(cfg, initWeights(cfg, 4), tok, ops);
     const opt = new AdamW(m.params, { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 }, () => false);
     const ids = tf.tensor2d([[1, 4, 2, 7, 3, 8], [5, 9, 1, 6, 2, 10]], [2, 6], 'int32');
     const w = tf.tensor2d([[0, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1]], [2, 6]);
@@ -98,11 +100,33 @@ describe('GPT-2 model', () => {
   });
 
   it('beam search with one beam equals greedy decoding', async () => {
-    const m = new GPT2(cfg, initWeights(cfg, 5), tok, devStockOps);
+    const m = new GPT2(cfg, initWeights(cfg, 5), tok, ops);
     const prompts = [[1, 2], [3, 4, 5], [6]];
     const g = await greedyDecode(m, prompts, { maxNewTokens: 5 });
     const b = await beamDecode(m, prompts, { maxNewTokens: 5, beams: 1 });
     expect(b).toEqual(g);
     m.dispose();
+  });
+});
+
+describe('fused kernels vs stock tfjs ops', () => {
+  it('give the same loss and gradients for the whole model', async () => {
+    const w = initWeights(cfg, 9);
+    const ids = tf.tensor2d([[1, 4, 2, 7, 3], [5, 9, 1, 1, 2]], [2, 5], 'int32');
+    const wt = tf.tensor2d([[0, 1, 1, 1, 1], [0, 1, 1, 0, 0]], [2, 5]);
+    const run = async (impl: 'fused' | 'stock') => {
+      const m = new GPT2(cfg, w, tok, getOps(impl));
+      const { value, grads } = m.valueAndGrads(() => m.loss(ids, wt));
+      const out = { loss: (await value.data())[0], grads: Object.fromEntries(await Promise.all(Object.entries(grads).map(async ([k, g]) => [k, await g.data()] as const))) };
+      m.dispose();
+      return out;
+    };
+    const a = await run('fused'), b = await run('stock');
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+    for (const k of Object.keys(b.grads)) {
+      let worst = 0;
+      a.grads[k].forEach((v: number, i: number) => (worst = Math.max(worst, Math.abs(v - b.grads[k][i]))));
+      expect(worst, k).toBeLessThan(1e-5);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // Registers every lab kernel (WGSL program on webgpu, CPU twin on wasm and cpu, gradient) with tfjs, once.
 // Each kernel folder exports a `register...()`; list it in KERNELS below.
-const KERNELS: Array<() => void> = [];
+import { registerAttention, registerCrossEntropy, registerEmbedding, registerGelu, registerLayerNorm } from './index';
+const KERNELS: Array<() => void> = [registerEmbedding, registerLayerNorm, registerGelu, registerCrossEntropy, registerAttention];
 
 let done = false;
 export function registerLabKernels(): void {

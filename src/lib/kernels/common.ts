@@ -1,0 +1,214 @@
+// Shared glue for the lab kernels: registering a CPU twin on the 'cpu' and 'wasm' backends, registering a
+// WGSL kernel on 'webgpu', flat dispatch for "one workgroup per row" programs, and WGSL reduction snippets.
+// Each op folder (embedding/, layernorm/, gelu/, crossentropy/, attention/) builds on these.
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/** What a kernel body sees of an input: shape, dtype and its values (a view; read it, never keep it). */
+export interface HostInput {
+  shape: number[];
+  dtype: tf.DataType;
+  values: ArrayLike<number>;
+}
+
+/** The float32/int32 arrays a CPU twin writes its outputs into. */
+export type HostOutput = Float32Array | Int32Array;
+
+export interface HostKernel {
+  /** Output shapes and dtypes from the input shapes (called before any output is allocated). */
+  outputs(inputs: Record<string, HostInput>, attrs: tf.NamedAttrMap): Array<{ shape: number[]; dtype: 'float32' | 'int32' }>;
+  /** Fills `outs` (same order as `outputs`), reading `inputs`. Must not allocate tfjs tensors. */
+  compute(inputs: Record<string, HostInput>, outs: HostOutput[], attrs: tf.NamedAttrMap): void;
+}
+
+// The two CPU backends, described only by what the twins use (no runtime import of either package).
+interface CpuBackendLike {
+  data: { get(dataId: tf.DataId): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.backend_util.TypedArray;
+}
+
+function hostInputs(
+  inputs: tf.NamedTensorInfoMap,
+  read: (t: tf.TensorInfo) => ArrayLike<number>,
+): Record<string, HostInput> {
+  const out: Record<string, HostInput> = {};
+  for (const [name, t] of Object.entries(inputs)) {
+    if (!t) continue;
+    out[name] = { shape: t.shape, dtype: t.dtype, values: read(t) };
+  }
+  return out;
+}
+
+function unwrap(outs: tf.TensorInfo[]): tf.TensorInfo | tf.TensorInfo[] {
+  return outs.length === 1 ? outs[0] : outs;
+}
+
+/**
+ * Registers one CPU twin under `kernelName` for both CPU backends.
+ * cpu: reads `backend.data.get(id).values`, returns `makeTensorInfo(shape, dtype, values)`.
+ * wasm: allocates every output first (a malloc can grow the heap and detach older views), then takes
+ * heap views of inputs and outputs and computes in place.
+ */
+export function registerHostKernel(kernelName: string, k: HostKernel): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const be = backend as unknown as CpuBackendLike;
+      const ins = hostInputs(inputs, (t) => be.data.get(t.dataId).values as ArrayLike<number>);
+      const specs = k.outputs(ins, attrs ?? {});
+      const outs = specs.map((s) => (s.dtype === 'int32' ? new Int32Array(size(s.shape)) : new Float32Array(size(s.shape))));
+      k.compute(ins, outs, attrs ?? {});
+      return unwrap(specs.map((s, i) => be.makeTensorInfo(s.shape, s.dtype, outs[i])));
+    },
+  });
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const be = backend as unknown as WasmBackendLike;
+      const shapes = hostInputs(inputs, () => []); // shapes only: nothing read from the heap yet
+      const specs = k.outputs(shapes, attrs ?? {});
+      const infos = specs.map((s) => be.makeOutput(s.shape, s.dtype)); // allocate first
+      const ins = hostInputs(inputs, (t) => be.typedArrayFromHeap(t)); // then views, valid until the next malloc
+      const outs = infos.map((t) => be.typedArrayFromHeap(t) as HostOutput);
+      k.compute(ins, outs, attrs ?? {});
+      return unwrap(infos);
+    },
+  });
+}
+
+/** What a WebGPU kernelFunc gets as its backend (the public part of WebGPUBackend it uses). */
+export interface WebGPUBackendLike {
+  runWebGPUProgram(
+    program: WebGPUProgram,
+    inputs: tf.TensorInfo[],
+    outputDtype: tf.DataType,
+    uniforms?: Array<{ type: 'float32' | 'int32' | 'uint32'; data: number[] }>,
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+export function registerWebGPUKernel(
+  kernelName: string,
+  run: (inputs: Record<string, tf.TensorInfo>, backend: WebGPUBackendLike, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[],
+): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: 'webgpu',
+    // The op functions always pass every input, so the map has no holes.
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      run(inputs as Record<string, tf.TensorInfo>, backend as unknown as WebGPUBackendLike, attrs ?? {}),
+  });
+}
+
+export function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Picks a power-of-two workgroup size for a row of `n` elements, from 32 to 256. */
+export function rowWorkgroupSize(n: number): number {
+  if (n >= 512) return 256;
+  if (n >= 128) return 128;
+  if (n >= 48) return 64;
+  return 32;
+}
+
+/**
+ * Flat layout for programs that run one workgroup per row: `rows` workgroups of `wg` threads.
+ * Only x is used, so above 65535 workgroups tfjs folds the dispatch into 2D/3D and `main(index)` stays
+ * correct (the WGSL recovers the row as index / wg).
+ */
+export function rowDispatch(rank: number, rows: number, wg: number): Pick<WebGPUProgram, 'dispatchLayout' | 'dispatch' | 'workgroupSize'> {
+  return {
+    dispatchLayout: { x: Array.from({ length: rank }, (_, i) => i) },
+    dispatch: [Math.max(1, rows), 1, 1],
+    workgroupSize: [wg, 1, 1],
+  };
+}
+
+/** Flat layout with one thread per element (or per vec4 when `per` = 4). */
+export function flatDispatch(shape: number[], wg: number, per = 1): Pick<WebGPUProgram, 'dispatchLayout' | 'dispatch' | 'workgroupSize'> {
+  return {
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    dispatch: [Math.max(1, Math.ceil(size(shape) / (wg * per))), 1, 1],
+    workgroupSize: [wg, 1, 1],
+  };
+}
+
+/**
+ * WGSL for row programs: the workgroup's row as a uniform value (so loops bounded by it may contain
+ * barriers), and workgroup sum/max reductions over `wg` threads. Every thread must call them.
+ */
+export function rowHelpersWGSL(wg: number): string {
+  return `
+    const WG : i32 = ${wg};
+    var<workgroup> labRow : i32;
+    var<workgroup> labRed : array<f32, ${wg}>;
+    fn rowOf(index : i32) -> i32 {
+      if (localIndex == 0u) { labRow = index / WG; }
+      return workgroupUniformLoad(&labRow);
+    }
+    fn wgSum(v : f32) -> f32 {
+      let lid = i32(localIndex);
+      labRed[lid] = v;
+      workgroupBarrier();
+      for (var s = WG / 2; s > 0; s = s / 2) {
+        if (lid < s) { labRed[lid] = labRed[lid] + labRed[lid + s]; }
+        workgroupBarrier();
+      }
+      let r = labRed[0];
+      workgroupBarrier();
+      return r;
+    }
+    fn wgMax(v : f32) -> f32 {
+      let lid = i32(localIndex);
+      labRed[lid] = v;
+      workgroupBarrier();
+      for (var s = WG / 2; s > 0; s = s / 2) {
+        if (lid < s) { labRed[lid] = max(labRed[lid], labRed[lid + s]); }
+        workgroupBarrier();
+      }
+      let r = labRed[0];
+      workgroupBarrier();
+      return r;
+    }
+  `;
+}
+
+/** Throws a clear error unless `t` has `rank` dims (naming the op and argument). */
+export function expectRank(op: string, arg: string, t: tf.Tensor, rank: number, layout: string): void {
+  if (t.rank !== rank)
+    throw new Error(`${op}: ${arg} must have rank ${rank} ${layout}, got shape [${t.shape.join(', ')}].`);
+}
+
+export function expectDtype(op: string, arg: string, t: tf.Tensor, dtype: tf.DataType, fix: string): void {
+  if (t.dtype !== dtype) throw new Error(`${op}: ${arg} must be ${dtype}, got ${t.dtype}; ${fix}.`);
+}
+
+/**
+ * Base of every lab WGSL program: output shape, layout and the pipeline-cache key. The key must name
+ * everything baked into the WGSL text (workgroup size, tile sizes, vec4), because tfjs caches pipelines by it.
+ * Make a fresh program object per run: tfjs rewrites `shaderKey` when it runs one.
+ */
+export abstract class LabProgram implements WebGPUProgram {
+  abstract variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: WebGPUProgram['dispatchLayout'];
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  constructor(outputShape: number[], layout: Pick<WebGPUProgram, 'dispatchLayout' | 'dispatch' | 'workgroupSize'>, shaderKey: string) {
+    this.outputShape = outputShape;
+    this.dispatchLayout = layout.dispatchLayout;
+    this.dispatch = layout.dispatch;
+    this.workgroupSize = layout.workgroupSize;
+    this.shaderKey = shaderKey;
+  }
+  abstract getUserCode(): string;
+}

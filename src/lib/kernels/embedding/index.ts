@@ -1,0 +1,41 @@
+// embedding(table, ids): row lookup as one registered kernel, with a registered scatter-add gradient kernel
+// for the table. On wasm this replaces tf.gather, whose gradient needs UnsortedSegmentSum (missing there).
+import * as tf from '@tensorflow/tfjs';
+import { expectDtype, expectRank } from '../common';
+import { registerEmbeddingHost } from './cpu';
+import { registerEmbeddingWebGPU } from './webgpu';
+
+export const EMBEDDING = 'LabEmbedding';
+export const EMBEDDING_GRAD = 'LabEmbeddingGrad';
+
+let registered = false;
+export function registerEmbedding(): void {
+  if (registered) return;
+  registered = true;
+  registerEmbeddingWebGPU(EMBEDDING, EMBEDDING_GRAD);
+  registerEmbeddingHost(EMBEDDING, EMBEDDING_GRAD);
+  tf.registerGradient({
+    kernelName: EMBEDDING,
+    inputsToSave: ['table', 'ids'],
+    gradFunc: (dy, [table, ids]) => ({
+      table: () =>
+        tf.engine().runKernel(EMBEDDING_GRAD, { dy: dy as tf.Tensor, ids }, { vocabSize: table.shape[0] }) as tf.Tensor,
+      ids: () => tf.zeros(ids.shape), // integer ids: no gradient (tfjs wants float32 zeros)
+    }),
+  });
+}
+
+/** table (V, C) float32, ids int32 of any shape -> (...ids.shape, C). */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  registerEmbedding();
+  const op = 'embedding';
+  expectRank(op, 'table', table, 2, '(V, C)');
+  expectDtype(op, 'table', table, 'float32', 'cast it with table.toFloat()');
+  expectDtype(op, 'ids', ids, 'int32', 'token ids must be integers: make them with dtype "int32" or ids.toInt()');
+  const C = table.shape[1];
+  return tf.tidy(() => {
+    const flat = ids.reshape([-1]); // (N)
+    const out = tf.engine().runKernel(EMBEDDING, { table, ids: flat }) as tf.Tensor; // (N, C)
+    return out.reshape([...ids.shape, C]);
+  });
+}

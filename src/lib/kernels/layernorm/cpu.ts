@@ -1,0 +1,24 @@
+// CPU twins of LabLayerNorm / LabLayerNormGrad for the 'cpu' and 'wasm' backends (they run reference.ts).
+import { registerHostKernel } from '../common';
+import { layernormBackward, layernormForward } from './reference';
+
+export function registerLayerNormHost(fwd: string, bwd: string): void {
+  registerHostKernel(fwd, {
+    outputs: ({ x }) => [{ shape: x.shape, dtype: 'float32' }],
+    compute: ({ x, gamma, beta }, [out], { eps }) => {
+      const [N, C] = x.shape;
+      layernormForward(out as Float32Array, x.values, gamma.values, beta.values, N, C, eps as number);
+    },
+  });
+  registerHostKernel(bwd, {
+    outputs: ({ x }) => [
+      { shape: x.shape, dtype: 'float32' },
+      { shape: [x.shape[1]], dtype: 'float32' },
+      { shape: [x.shape[1]], dtype: 'float32' },
+    ],
+    compute: ({ dy, x, gamma }, [dx, dg, db], { eps }) => {
+      const [N, C] = x.shape;
+      layernormBackward(dx as Float32Array, dg as Float32Array, db as Float32Array, dy.values, x.values, gamma.values, N, C, eps as number);
+    },
+  });
+}

@@ -1,0 +1,164 @@
+// Quantized matmul on raw GGUF bytes: y = x W^T with W [N, K] in F16/Q8_0/Q4_0/Q4_K/Q6_K blocks,
+// its gradient to x, and a row gather (embeddings). Registered tfjs kernels: WGSL on 'webgpu',
+// a CPU twin (dequantize one row at a time in JS) on 'wasm' and 'cpu'. W never gets a gradient (frozen base).
+//   registerQMatMulKernels()       register once (the lab's kernels/registry.ts lists it)
+//   makeQWeight(format, N, K, b)   wrap raw block bytes as an int32 tensor
+//   qMatMul(x, w) / qGather(ids, w) the ops
+import * as tf from '@tensorflow/tfjs';
+import { dequantize } from '../../gguf/quant';
+import { blockInfo } from '../../gguf/types';
+import { isQFormat, Q_FORMATS, type QFormat } from './formats';
+import { qGatherProgram, qMatMulDxProgram, qMatMulProgram } from './wgsl';
+
+export { Q_FORMATS, isQFormat, type QFormat };
+
+export interface QWeight {
+  format: QFormat;
+  /** Rows (output features). */
+  N: number;
+  /** Columns (input features); a multiple of the block size. */
+  K: number;
+  /** The raw GGUF bytes of the [N, K] weight, padded to whole int32 words. */
+  data: tf.Tensor1D;
+}
+
+export function rowBytes(format: QFormat, K: number): number {
+  const { blockSize, typeSize } = blockInfo(format);
+  return (K / blockSize) * typeSize;
+}
+
+/** Wrap raw block bytes (row-major [N, K]) as an int32 tensor without changing the bits. */
+export function makeQWeight(format: QFormat, N: number, K: number, bytes: Uint8Array): QWeight {
+  if (!isQFormat(format)) throw new Error(`makeQWeight: format ${String(format)} is not one of ${Q_FORMATS.join(', ')}.`);
+  const { blockSize } = blockInfo(format);
+  if (K % blockSize !== 0) throw new Error(`makeQWeight: K=${K} is not a multiple of the ${format} block size ${blockSize}.`);
+  const need = N * rowBytes(format, K);
+  if (bytes.byteLength !== need) throw new Error(`makeQWeight: a ${format} [${N}, ${K}] weight has ${need} bytes, got ${bytes.byteLength}.`);
+  const words = new Int32Array(Math.ceil(need / 4));
+  new Uint8Array(words.buffer).set(bytes);
+  return { format, N, K, data: tf.tensor1d(words, 'int32') }; // (ceil(bytes/4),) int32
+}
+
+interface QAttrs { format: QFormat; N: number; K: number }
+
+export function qMatMul(x: tf.Tensor2D, w: QWeight): tf.Tensor2D {
+  if (x.shape[1] !== w.K) throw new Error(`qMatMul: x has ${x.shape[1]} columns but the weight expects K=${w.K}.`);
+  const attrs: QAttrs = { format: w.format, N: w.N, K: w.K };
+  return tf.engine().runKernel('LabQMatMul', { x, w: w.data }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D; // (M, N)
+}
+
+export function qGather(ids: tf.Tensor1D, w: QWeight): tf.Tensor2D {
+  const attrs: QAttrs = { format: w.format, N: w.N, K: w.K };
+  return tf.engine().runKernel('LabQGather', { ids, w: w.data }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D; // (R, K)
+}
+
+// ---------- CPU reference (used by the wasm and cpu twins, and by tests) ----------
+
+function bytesOf(words: Int32Array): Uint8Array {
+  return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+}
+
+export function qMatMulRef(x: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const y = new Float32Array(M * a.N);
+  for (let n = 0; n < a.N; n++) {
+    const row = dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K);
+    for (let m = 0; m < M; m++) {
+      let acc = 0;
+      for (let k = 0; k < a.K; k++) acc += x[m * a.K + k] * row[k];
+      y[m * a.N + n] = acc;
+    }
+  }
+  return y;
+}
+
+export function qMatMulDxRef(dy: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const dx = new Float32Array(M * a.K);
+  for (let n = 0; n < a.N; n++) {
+    const row = dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K);
+    for (let m = 0; m < M; m++) {
+      const g = dy[m * a.N + n];
+      for (let k = 0; k < a.K; k++) dx[m * a.K + k] += g * row[k];
+    }
+  }
+  return dx;
+}
+
+export function qGatherRef(ids: Int32Array, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const out = new Float32Array(ids.length * a.K);
+  ids.forEach((id, r) => {
+    const n = Math.min(Math.max(id, 0), a.N - 1);
+    out.set(dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K), r * a.K);
+  });
+  return out;
+}
+
+// ---------- registration ----------
+
+type Compute = (arrays: ArrayLike<number>[], shapes: number[][], a: QAttrs) => { shape: number[]; values: Float32Array };
+
+const COMPUTE: Record<string, Compute> = {
+  LabQMatMul: ([x, w], [xs], a) => ({ shape: [xs[0], a.N], values: qMatMulRef(x as Float32Array, xs[0], w as Int32Array, a) }),
+  LabQMatMulDx: ([dy, w], [ds], a) => ({ shape: [ds[0], a.K], values: qMatMulDxRef(dy as Float32Array, ds[0], w as Int32Array, a) }),
+  LabQGather: ([ids, w], _s, a) => ({ shape: [ids.length, a.K], values: qGatherRef(ids as Int32Array, w as Int32Array, a) }),
+};
+
+const INPUTS: Record<string, [string, string]> = { LabQMatMul: ['x', 'w'], LabQMatMulDx: ['dy', 'w'], LabQGather: ['ids', 'w'] };
+
+type AnyBackend = {
+  readSync(id: object): ArrayLike<number>;
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+  runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: string, u: { type: string; data: number[] }[]): tf.TensorInfo;
+};
+
+let registered = false;
+
+export function registerQMatMulKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const kernelName of Object.keys(COMPUTE)) {
+    const [a0, a1] = INPUTS[kernelName];
+    tf.registerKernel({
+      kernelName,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const a = attrs as unknown as QAttrs;
+        const i0 = inputs[a0] as tf.TensorInfo, w = inputs[a1] as tf.TensorInfo;
+        const p = kernelName === 'LabQMatMul' ? qMatMulProgram(a.format, i0.shape[0], a.N)
+          : kernelName === 'LabQMatMulDx' ? qMatMulDxProgram(a.format, i0.shape[0], a.K)
+          : qGatherProgram(a.format, i0.shape[0], a.K);
+        return (backend as unknown as AnyBackend).runWebGPUProgram(p, [i0, w], 'float32', [
+          { type: 'int32', data: [a.N] },
+          { type: 'int32', data: [a.K] },
+        ]);
+      },
+    });
+    for (const backendName of ['wasm', 'cpu']) {
+      tf.registerKernel({
+        kernelName,
+        backendName,
+        kernelFunc: ({ inputs, backend, attrs }) => {
+          const b = backend as unknown as AnyBackend;
+          const ins = [inputs[a0] as tf.TensorInfo, inputs[a1] as tf.TensorInfo];
+          const arrays = ins.map((t) => (backendName === 'wasm' ? b.typedArrayFromHeap(t).slice() : b.readSync(t.dataId)));
+          const { shape, values } = COMPUTE[kernelName](arrays, ins.map((t) => t.shape), attrs as unknown as QAttrs);
+          if (backendName === 'cpu') return b.makeTensorInfo(shape, 'float32', values);
+          const out = b.makeOutput(shape, 'float32'); // may grow the heap: views are taken after it
+          b.typedArrayFromHeap(out).set(values);
+          return out;
+        },
+      });
+    }
+  }
+  tf.registerGradient({
+    kernelName: 'LabQMatMul',
+    inputsToSave: ['w'],
+    gradFunc: (dy, saved, attrs) => ({
+      x: () => tf.engine().runKernel('LabQMatMulDx', { dy: dy as tf.Tensor, w: saved[0] }, attrs) as tf.Tensor,
+    }),
+  });
+}

@@ -1,0 +1,113 @@
+// WGSL programs that read raw GGUF block bytes (an int32 tensor holding the bytes) and dequantize in the kernel.
+// One `wAt(n, k)` per format returns W[n, k] of a row-major [N, K] weight; three programs use it:
+//   QMatMulProgram   y[m, n]  = sum_k x[m, k] * W[n, k]     (y = x W^T)
+//   QMatMulDxProgram dx[m, k] = sum_n dy[m, n] * W[n, k]    (gradient to x)
+//   QGatherProgram   e[i, k]  = W[ids[i], k]                (embedding rows)
+// f16 scales are decoded with unpack2x16float, which is core WGSL (no shader-f16 needed).
+// Simple by design: one thread per output, every weight element decoded where it is used.
+import type { QFormat } from './formats';
+
+const BYTES = `
+fn byteAt(o : u32) -> u32 { return (bitcast<u32>(w[o >> 2u]) >> ((o & 3u) * 8u)) & 255u; }
+fn f16At(o : u32) -> f32 { return unpack2x16float(byteAt(o) | (byteAt(o + 1u) << 8u)).x; }
+fn i8At(o : u32) -> f32 { let b = i32(byteAt(o)); return f32(select(b, b - 256, b >= 128)); }
+`;
+
+/** W[n, k] for each format; `rowBytes` is the byte length of one row of K values. */
+const W_AT: Record<QFormat, string> = {
+  F16: `fn wAt(n : i32, k : i32) -> f32 { return f16At(u32(n * uniforms.K * 2 + k * 2)); }`,
+  Q8_0: `fn wAt(n : i32, k : i32) -> f32 {
+    let o = u32(n * (uniforms.K / 32) * 34 + (k / 32) * 34);
+    return f16At(o) * i8At(o + 2u + u32(k % 32)); }`,
+  Q4_0: `fn wAt(n : i32, k : i32) -> f32 {
+    let o = u32(n * (uniforms.K / 32) * 18 + (k / 32) * 18);
+    let j = k % 32;
+    let b = byteAt(o + 2u + u32(j % 16));
+    let q = select(b & 15u, b >> 4u, j >= 16);
+    return f16At(o) * (f32(q) - 8.0); }`,
+  Q4_K: `fn wAt(n : i32, k : i32) -> f32 {
+    let o = u32(n * (uniforms.K / 256) * 144 + (k / 256) * 144);
+    let e = k % 256;
+    let s = u32(e / 32);                      // sub-block of 32 values
+    let b = byteAt(o + 16u + 32u * u32(e / 64) + u32(e % 32));
+    let q = select(b & 15u, b >> 4u, (e % 64) >= 32);
+    var sc : u32; var mn : u32;
+    if (s < 4u) {
+      sc = byteAt(o + 4u + s) & 63u;
+      mn = byteAt(o + 8u + s) & 63u;
+    } else {
+      sc = (byteAt(o + 8u + s) & 15u) | ((byteAt(o + s) >> 6u) << 4u);
+      mn = (byteAt(o + 8u + s) >> 4u) | ((byteAt(o + 4u + s) >> 6u) << 4u);
+    }
+    return f16At(o) * f32(sc) * f32(q) - f16At(o + 2u) * f32(mn); }`,
+  Q6_K: `fn wAt(n : i32, k : i32) -> f32 {
+    let o = u32(n * (uniforms.K / 256) * 210 + (k / 256) * 210);
+    let e = u32(k % 256);
+    let half = e / 128u; let g = (e % 128u) / 32u; let l = e % 32u;
+    let lb = byteAt(o + 64u * half + l + 32u * (g & 1u));
+    let lo = select(lb & 15u, lb >> 4u, g >= 2u);
+    let hi = (byteAt(o + 128u + 32u * half + l) >> (2u * g)) & 3u;
+    let sc = i8At(o + 192u + 8u * half + l / 16u + 2u * g);
+    return f16At(o + 208u) * sc * (f32(lo | (hi << 4u)) - 32.0); }`,
+};
+
+interface Program {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  size: boolean;
+  uniforms: string;
+  getUserCode(): string;
+}
+
+function flat(outputShape: number[], key: string, vars: string[], body: string): Program {
+  const n = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames: vars,
+    outputShape,
+    shaderKey: key,
+    dispatchLayout: { x: outputShape.map((_, i) => i) }, // flat: tfjs reshapes > 65535 workgroups itself
+    dispatch: [Math.ceil(n / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    uniforms: 'N : i32, K : i32,',
+    getUserCode: () => body,
+  };
+}
+
+export function qMatMulProgram(fmt: QFormat, M: number, N: number): Program {
+  return flat([M, N], `lab_qmm_${fmt}`, ['x', 'w'], `${BYTES}${W_AT[fmt]}
+    fn main(index : i32) {
+      if (index >= uniforms.size) { return; }
+      let m = index / uniforms.N; let n = index % uniforms.N;
+      let xo = m * uniforms.K;
+      var acc = 0.0;
+      for (var k = 0; k < uniforms.K; k++) { acc += x[xo + k] * wAt(n, k); }
+      setOutputAtIndex(index, acc);
+    }`);
+}
+
+export function qMatMulDxProgram(fmt: QFormat, M: number, K: number): Program {
+  return flat([M, K], `lab_qmm_dx_${fmt}`, ['dy', 'w'], `${BYTES}${W_AT[fmt]}
+    fn main(index : i32) {
+      if (index >= uniforms.size) { return; }
+      let m = index / uniforms.K; let k = index % uniforms.K;
+      let go = m * uniforms.N;
+      var acc = 0.0;
+      for (var n = 0; n < uniforms.N; n++) { acc += dy[go + n] * wAt(n, k); }
+      setOutputAtIndex(index, acc);
+    }`);
+}
+
+export function qGatherProgram(fmt: QFormat, R: number, K: number): Program {
+  return flat([R, K], `lab_qgather_${fmt}`, ['ids', 'w'], `${BYTES}${W_AT[fmt]}
+    fn main(index : i32) {
+      if (index >= uniforms.size) { return; }
+      let r = index / uniforms.K; let k = index % uniforms.K;
+      let n = clamp(ids[r], 0, uniforms.N - 1);
+      setOutputAtIndex(index, wAt(n, k));
+    }`);
+}
