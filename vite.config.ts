@@ -1,5 +1,29 @@
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join, normalize } from 'node:path';
+import type { Plugin } from 'vite';
+
+/** Serves ./static-models at /static-models in dev and copies it into the build (shipped checkpoints). */
+function staticModels(): Plugin {
+  const dir = join(process.cwd(), 'static-models');
+  return {
+    name: 'memgen-static-models',
+    configureServer(server) {
+      server.middlewares.use('/static-models', (req, res, next) => {
+        const rel = normalize(decodeURIComponent((req.url ?? '/').split('?')[0])).replace(/^([/\\])+/, '');
+        const file = join(dir, rel);
+        if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return next();
+        res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+        res.end(readFileSync(file));
+      });
+    },
+    writeBundle(options) {
+      if (existsSync(dir)) cpSync(dir, join(options.dir ?? 'dist', 'static-models'), { recursive: true });
+    },
+  };
+}
 
 // Cross-origin isolation lets the wasm backend use SharedArrayBuffer (threads) in the worker.
 // The CSP is strict: no eval, no remote scripts; connect-src allows https model downloads the user asks for.
@@ -9,7 +33,7 @@ const isolation = {
 };
 
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte(), staticModels()],
   base: './',
   worker: { format: 'es' },
   server: { headers: isolation, port: 5173, strictPort: false },

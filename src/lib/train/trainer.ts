@@ -95,7 +95,7 @@ export class TrainRun {
     validateTrainConfig(cfg);
     const task = getTask(cfg.task);
     const tok = task.tokenizer();
-    const mc = presetConfig(cfg.preset, tok.size, task.maxTokens() + 2);
+    const mc = presetConfig(cfg.preset, tok.size, task.maxTokens());
     const model = new GPT2(mc, initWeights(mc, cfg.seed), tok, ops);
     const opt = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay }, isDecayed);
     return new TrainRun(id, cfg, task, tok, model, opt);
@@ -159,7 +159,7 @@ export class TrainRun {
     const t0 = performance.now();
     const { gradAccum: ga, gradClip } = this.cfg;
     let tokens = 0;
-    let lossSum = tf.scalar(0);
+    let lossSum: tf.Tensor = tf.scalar(0);
     let gradSum: Record<string, tf.Tensor> | null = null;
     for (let micro = 0; micro < ga; micro++) {
       const b = makeBatch(this.microBatch(this.step, micro), this.tok, this.cfg.answerOnlyLoss, this.model.config.nCtx);

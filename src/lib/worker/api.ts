@@ -3,11 +3,17 @@
 import * as Comlink from 'comlink';
 import { probeDevice, useBackend, tf, type BackendName, type DeviceInfo } from '../engine/backend';
 import { JobTracker, type ProgressFn } from './jobs';
+import { TrainingService } from './training';
+import { AnalysisService } from './analysis';
 
 export class LabApi {
   private backend: BackendName | null = null;
   private jobs = new Map<string, JobTracker>();
   private nextJob = 1;
+  /** GPT-2 training (pages call `lab.training.start(...)` through Comlink). */
+  readonly training = new TrainingService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
+  /** Neurons and steering on the active model (`lab.analysis.findPairs(...)`, `lab.analysis.sweep(...)`). */
+  readonly analysis = new AnalysisService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
 
   /** What the device offers, without changing anything. */
   async deviceInfo(): Promise<DeviceInfo> {

@@ -1,0 +1,213 @@
+// From a model to its behavior neurons (METHOD.md section 4), for any HookedModel:
+//   1. pairs:    decode both prompts of each contrastive pair, keep the pairs where one is mem and one is gen;
+//   2. record:   activations at the last prompt token at each hook point, streamed to IndexedDB;
+//   3. analyze:  NMD and Pearson r per neuron, ranking by |r|, top fractions, per-layer probes.
+import * as tf from '@tensorflow/tfjs';
+import type { HookedModel, HookFn } from '../models/types';
+import { hookLayer } from '../models/types';
+import type { ContrastivePair, EvalItem, Label, Task } from '../tasks/types';
+import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
+import { ActivationStore } from '../store/activations';
+import { StreamingStats, rankNeurons, layerDistribution, adjustAcross, type NeuronStats, type RankedNeuron } from './stats';
+import { trainProbe } from './probe';
+
+// ---- 1. pairs ------------------------------------------------------------------------------------
+
+export interface PairSearchOptions {
+  seed: number;
+  /** Kept pairs wanted (paper: about 5,000). */
+  target: number;
+  /** Give up after this many pairs tried. */
+  maxTried: number;
+  /** And after this many seconds. */
+  timeCapSeconds: number;
+  decode: DecodeMode;
+  /** Pairs decoded per round. */
+  chunk: number;
+  padId?: number;
+}
+
+export interface KeptPair {
+  pair: ContrastivePair;
+  mem: EvalItem;
+  gen: EvalItem;
+}
+
+export interface PairSearchResult {
+  tried: number;
+  kept: KeptPair[];
+  /** Labels of all decoded prompts (a and b of every tried pair). */
+  labelCounts: Record<Label, number>;
+  flipRate: number;
+  stoppedBy: 'target' | 'maxTried' | 'time';
+}
+
+export async function findFlipPairs(
+  model: HookedModel,
+  task: Task,
+  o: PairSearchOptions,
+  progress?: (tried: number, kept: number) => Promise<void> | void,
+): Promise<PairSearchResult> {
+  const all = task.pairs(o.seed, o.maxTried);
+  const kept: KeptPair[] = [];
+  const labelCounts: Record<Label, number> = { mem: 0, gen: 0, other: 0 };
+  const t0 = performance.now();
+  let tried = 0;
+  let stoppedBy: PairSearchResult['stoppedBy'] = 'maxTried';
+  for (let start = 0; start < all.length; start += o.chunk) {
+    const pairs = all.slice(start, start + o.chunk);
+    const items = pairs.flatMap((p) => [p.a, p.b]);
+    const { outputs } = await decodeAndLabel(model, task, items, { decode: o.decode, padId: o.padId });
+    pairs.forEach((p, i) => {
+      const la = outputs[2 * i].label, lb = outputs[2 * i + 1].label;
+      labelCounts[la] += 1;
+      labelCounts[lb] += 1;
+      if (la === 'mem' && lb === 'gen') kept.push({ pair: p, mem: p.a, gen: p.b });
+      else if (la === 'gen' && lb === 'mem') kept.push({ pair: p, mem: p.b, gen: p.a });
+    });
+    tried += pairs.length;
+    await progress?.(tried, kept.length);
+    if (kept.length >= o.target) { stoppedBy = 'target'; break; }
+    if ((performance.now() - t0) / 1000 > o.timeCapSeconds) { stoppedBy = 'time'; break; }
+  }
+  return { tried, kept: kept.slice(0, o.target), labelCounts, flipRate: tried ? kept.length / tried : 0, stoppedBy };
+}
+
+// ---- 2. record -----------------------------------------------------------------------------------
+
+/** Default neuron locations: the embedding output (block 0's residual input) and every block's output. */
+export function defaultHooks(model: HookedModel, kind: 'resid' | 'mlp' = 'resid'): string[] {
+  const L = model.dims.nLayer;
+  if (kind === 'mlp') return Array.from({ length: L }, (_, i) => `blocks.${i}.mlp.hook_post`);
+  return ['blocks.0.hook_resid_pre', ...Array.from({ length: L }, (_, i) => `blocks.${i}.hook_resid_post`)];
+}
+
+/**
+ * The "layer" of a neuron location, numbered like Hugging Face's hidden_states: 0 = embedding output
+ * (block 0's residual input), i + 1 = block i's output; MLP units of block i are layer i.
+ */
+export function neuronLayer(name: string): number {
+  if (name === 'blocks.0.hook_resid_pre' || name === 'hook_embed') return 0;
+  const i = hookLayer(name);
+  return name.endsWith('hook_resid_post') ? i + 1 : i;
+}
+
+export function hookDim(model: HookedModel, name: string): number {
+  return name.includes('.mlp.hook_') ? model.dims.dMlp : model.dims.dModel;
+}
+
+/**
+ * Activations at each row's last prompt token, for the named hooks: name -> (B, dim) on the CPU.
+ * Only the filtered names leave the GPU (a filtered runWithCache).
+ */
+export async function lastTokenActivations(model: HookedModel, prompts: number[][], names: string[], padId = 0): Promise<Record<string, Float32Array>> {
+  const B = prompts.length;
+  const T = Math.max(...prompts.map((p) => p.length));
+  const flat = new Int32Array(B * T).fill(padId);
+  const last = new Int32Array(B);
+  prompts.forEach((p, b) => { flat.set(p, b * T); last[b] = b * T + p.length - 1; });
+  const captured: Record<string, tf.Tensor> = {};
+  const hooks: Record<string, HookFn> = {};
+  for (const n of names) {
+    hooks[n] = (act) => {
+      const D = act.shape[act.shape.length - 1];
+      captured[n] = tf.keep(tf.gather(act.reshape([B * T, D]), tf.tensor1d(last, 'int32'))); // (B, D)
+    };
+  }
+  tf.tidy(() => { model.forward(tf.tensor2d(flat, [B, T], 'int32'), { hooks, promptLengths: prompts.map((p) => p.length), seqLengths: prompts.map((p) => p.length) }); });
+  const out: Record<string, Float32Array> = {};
+  for (const n of names) {
+    out[n] = (await captured[n].data()) as Float32Array;
+    captured[n].dispose();
+  }
+  return out;
+}
+
+export function encodePrompt(model: HookedModel, prompt: string): number[] {
+  const ids = model.tokenizer.encode(prompt);
+  return model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId, ...ids] : ids;
+}
+
+/** Records both prompts of each kept pair (mem = 1, gen = 0) into `store`, resuming after its durable rows. */
+export async function recordPairs(
+  model: HookedModel,
+  kept: KeptPair[],
+  store: ActivationStore,
+  o: { batch: number; padId?: number },
+  progress?: (rowsDone: number, rowsTotal: number) => Promise<void> | void,
+): Promise<void> {
+  const names = store.manifest.hooks.map((h) => h.name);
+  const rows: Array<{ item: EvalItem; label: number }> = kept.flatMap((k) => [{ item: k.mem, label: 1 }, { item: k.gen, label: 0 }]);
+  const done = store.rowCount() + store.bufferedRows();
+  for (let s = done; s < rows.length; s += o.batch) {
+    const part = rows.slice(s, s + o.batch);
+    const acts = await lastTokenActivations(model, part.map((r) => encodePrompt(model, r.item.prompt)), names, o.padId);
+    await store.appendRows(acts, Uint8Array.from(part.map((r) => r.label)), part.map((r) => r.item.id));
+    await progress?.(Math.min(rows.length, s + part.length), rows.length);
+  }
+  await store.flush();
+}
+
+// ---- 3. analyze ----------------------------------------------------------------------------------
+
+export interface LayerProbe {
+  hook: string;
+  layer: number;
+  trainAcc: number;
+  testAcc: number;
+  chance: number;
+}
+
+export interface NeuronAnalysis {
+  hooks: { name: string; layer: number; dim: number }[];
+  rows: number;
+  nMem: number;
+  nGen: number;
+  /** Per hook: NMD, r, and (if asked) Welch q-values, as plain arrays (for views and steering). */
+  stats: { hook: string; layer: number; nmd: Float32Array; r: Float32Array; meanMem: Float32Array; meanGen: Float32Array; q?: Float64Array }[];
+  top: Record<string, RankedNeuron[]>;
+  layerDistribution: Record<string, { layer: number; count: number; fraction: number }[]>;
+  probes: LayerProbe[];
+}
+
+export async function analyzeStore(
+  store: ActivationStore,
+  o: { topFractions: number[]; welch: boolean; probe: boolean; probeSeed?: number },
+  progress?: (done: number, total: number) => Promise<void> | void,
+): Promise<NeuronAnalysis> {
+  const hooks = store.manifest.hooks;
+  const stats: NeuronStats[] = [];
+  const probes: LayerProbe[] = [];
+  let step = 0;
+  for (const h of hooks) {
+    const s = new StreamingStats(h.name, h.layer, h.dim);
+    for await (const chunk of store.iterate(h.name)) s.add(chunk.data, chunk.labels);
+    stats.push(s.finish({ welch: o.welch }));
+    if (o.probe) {
+      const all = await store.readAll(h.name);
+      const p = trainProbe(all.data, all.labels, h.dim, { seed: o.probeSeed ?? 0 });
+      probes.push({ hook: h.name, layer: h.layer, trainAcc: p.trainAcc, testAcc: p.testAcc, chance: p.chance });
+    }
+    await progress?.(++step, hooks.length);
+  }
+  if (o.welch) adjustAcross(stats);
+  const layers = hooks.map((h) => h.layer);
+  const top: NeuronAnalysis['top'] = {};
+  const dist: NeuronAnalysis['layerDistribution'] = {};
+  for (const f of o.topFractions) {
+    top[String(f)] = rankNeurons(stats, f);
+    dist[String(f)] = layerDistribution(top[String(f)], layers);
+  }
+  return {
+    hooks: hooks.map((h) => ({ name: h.name, layer: h.layer, dim: h.dim })),
+    rows: stats[0]?.nMem + stats[0]?.nGen,
+    nMem: stats[0]?.nMem ?? 0,
+    nGen: stats[0]?.nGen ?? 0,
+    stats: stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, meanMem: s.meanMem, meanGen: s.meanGen, q: s.q })),
+    top,
+    layerDistribution: dist,
+    probes,
+  };
+}
+
+export { hookLayer };

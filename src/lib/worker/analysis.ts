@@ -1,0 +1,278 @@
+import * as Comlink from 'comlink';
+// Neurons and steering in the worker, on the active model: load a checkpoint, find flip pairs, record
+// activations to IndexedDB, analyze, steer (with random controls), consistency. Written once against the
+// HookedModel interface, so any model (GPT-2, LLaMA) goes through the same code.
+import { GPT2, getOps, type OpsImpl } from '../models/gpt2';
+import type { HookedModel } from '../models/types';
+import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
+import { TaskTokenizer } from '../tasks/tokenizer';
+import { getTask } from '../tasks';
+import type { EvalItem, Label, Task, TaskName } from '../tasks/types';
+import { decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evaluate';
+import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
+import { ActivationStore } from '../store/activations';
+import { rankNeurons, type RankedNeuron } from '../neurons/stats';
+import { steeringSweep, consistency, type SteerCell, type Consistency } from '../steer/experiment';
+import { randomControl, steeringHooks, targetedShifts, type Direction } from '../steer/steer';
+import { answerLogProbs } from '../models/generate';
+import { getRun, loadArtifact } from '../store/runs';
+import { JobTracker, type Progress } from './jobs';
+
+export interface ActiveModelInfo {
+  source: string;
+  task: TaskName;
+  preset: string;
+  step: number;
+  dims: HookedModel['dims'];
+  hooks: string[];
+  eval: CheckpointHeader['eval'];
+}
+
+export interface PairSummary {
+  tried: number;
+  kept: number;
+  flipRate: number;
+  labelCounts: Record<Label, number>;
+  stoppedBy: string;
+  examples: Array<{ mem: string; gen: string }>;
+}
+
+interface Session {
+  model: HookedModel;
+  task: Task;
+  info: ActiveModelInfo;
+  padId: number;
+  kept?: KeptPair[];
+  pairSummary?: PairSummary;
+  storeId?: string;
+  analysis?: NeuronAnalysis;
+  baseline?: { items: EvalItem[]; labels: Label[]; counts: EvalCounts; decode: DecodeMode };
+}
+
+/** What leaves the worker for views: the analysis without the per-hook means (smaller). */
+export type AnalysisView = Omit<NeuronAnalysis, 'stats'> & { stats: { hook: string; layer: number; nmd: Float32Array; r: Float32Array; q?: Float64Array }[] };
+
+export class AnalysisService {
+  /** Reached from pages as a nested Comlink proxy (`lab.analysis.method()`). */
+  readonly [Comlink.proxyMarker] = true;
+  private s: Session | null = null;
+  private analyses = new Map<string, { analysis: NeuronAnalysis; task: TaskName; source: string }>();
+  opsImpl: OpsImpl = 'fused';
+
+  constructor(private readonly register: (t: JobTracker) => void, private readonly unregister: (t: JobTracker) => void) {}
+
+  /** Makes a stored training run's best checkpoint (or a checkpoint file) the active model. */
+  async useCheckpoint(src: { runId?: string; buffer?: ArrayBuffer; url?: string }): Promise<ActiveModelInfo> {
+    let buf = src.buffer;
+    let label = 'uploaded checkpoint';
+    if (src.runId) {
+      const r = await getRun(src.runId);
+      const key = r?.artifacts.best ?? r?.artifacts.latest;
+      buf = key ? await loadArtifact(key) : undefined;
+      if (!buf) throw new Error(`Run "${src.runId}" has no checkpoint stored. Train it first, or pick another run.`);
+      label = r!.title;
+    } else if (src.url) {
+      const res = await fetch(src.url);
+      if (!res.ok) throw new Error(`Could not load ${src.url}: HTTP ${res.status}.`);
+      buf = await res.arrayBuffer();
+      label = src.url.split('/').pop() ?? src.url;
+    }
+    if (!buf) throw new Error('No checkpoint given.');
+    const ck = decodeCheckpoint(buf);
+    const h = ck.header;
+    if (h.task === 'mixed') throw new Error('Mixed-task checkpoints are not supported on this page yet.');
+    this.s?.model.dispose();
+    const tok = TaskTokenizer.fromJSON(h.tokenizer);
+    const model = new GPT2(h.config, ck.tensors, tok, getOps(this.opsImpl));
+    const info: ActiveModelInfo = { source: label, task: h.task, preset: h.preset, step: h.step, dims: model.dims, hooks: model.hookNames(), eval: h.eval };
+    this.s = { model, task: getTask(h.task), info, padId: tok.padId };
+    return info;
+  }
+
+  /** Any HookedModel (e.g. LLaMA) can become the active model through this. */
+  useModel(model: HookedModel, task: TaskName, source: string, padId = 0): ActiveModelInfo {
+    this.s?.model.dispose();
+    const info: ActiveModelInfo = { source, task, preset: model.kind, step: 0, dims: model.dims, hooks: model.hookNames(), eval: null };
+    this.s = { model, task: getTask(task), info, padId };
+    return info;
+  }
+
+  active(): ActiveModelInfo | null {
+    return this.s?.info ?? null;
+  }
+
+  private need(): Session {
+    if (!this.s) throw new Error('No model is loaded: pick a trained run or a shipped checkpoint first.');
+    return this.s;
+  }
+
+  private async job<T>(unit: string, onProgress: ((p: Progress) => void) | undefined, f: (t: JobTracker) => Promise<T>): Promise<T> {
+    const t = new JobTracker(`job-${unit}-${Date.now().toString(36)}`, onProgress, unit);
+    this.register(t);
+    try {
+      return await f(t);
+    } finally {
+      this.unregister(t);
+    }
+  }
+
+  /** Step 1: contrastive pairs, decoded and labeled; keeps the mem/gen flips. */
+  async findPairs(o: Partial<PairSearchOptions>, onProgress?: (p: Progress) => void): Promise<PairSummary> {
+    const s = this.need();
+    const opts: PairSearchOptions = { seed: 1, target: 5000, maxTried: 50_000, timeCapSeconds: 600, decode: 'greedy', chunk: 64, padId: s.padId, ...o };
+    const r = await this.job('pairs', onProgress, (t) =>
+      findFlipPairs(s.model, s.task, opts, async (tried, kept) => {
+        t.report('decoding contrastive pairs', Math.min(kept, opts.target), opts.target, `${tried} tried, ${kept} kept (${((100 * kept) / tried).toFixed(1)}% flip)`);
+        await t.checkpoint();
+      }),
+    );
+    s.kept = r.kept;
+    s.analysis = undefined;
+    s.pairSummary = {
+      tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, labelCounts: r.labelCounts, stoppedBy: r.stoppedBy,
+      examples: r.kept.slice(0, 8).map((k) => ({ mem: k.mem.prompt, gen: k.gen.prompt })),
+    };
+    return s.pairSummary;
+  }
+
+  /** Step 2: activations of the kept prompts at the chosen hooks, streamed to IndexedDB. */
+  async record(o: { hookSet?: 'resid' | 'mlp'; dtype?: 'float32' | 'float16'; batch?: number; resumeId?: string }, onProgress?: (p: Progress) => void): Promise<{ storeId: string; rows: number; bytes: number }> {
+    const s = this.need();
+    if (!s.kept?.length) throw new Error('No kept pairs yet: run step 1 (find pairs) first, or the model shows no mem/gen flips.');
+    const names = defaultHooks(s.model, o.hookSet ?? 'resid');
+    const id = o.resumeId ?? `${s.info.task}-${s.info.preset}-${s.info.step}-${o.hookSet ?? 'resid'}-${Date.now().toString(36)}`;
+    const store = o.resumeId
+      ? await ActivationStore.open(o.resumeId)
+      : await ActivationStore.create({
+          id, version: 1, model: `gpt2-${s.info.preset}`, checkpoint: s.info.source, task: s.info.task,
+          hooks: names.map((n) => ({ name: n, layer: neuronLayer(n), dim: hookDim(s.model, n) })),
+          dtype: o.dtype ?? 'float32', createdAt: new Date().toISOString(), labels: ['gen', 'mem'],
+        });
+    await this.job('rows', onProgress, (t) =>
+      recordPairs(s.model, s.kept!, store, { batch: o.batch ?? 64, padId: s.padId }, async (d, total) => {
+        t.report('recording activations', d, total);
+        await t.checkpoint();
+      }),
+    );
+    s.storeId = id;
+    const rows = store.rowCount();
+    const bytes = rows * store.manifest.hooks.reduce((a, h) => a + h.dim, 0) * (store.manifest.dtype === 'float16' ? 2 : 4);
+    return { storeId: id, rows, bytes };
+  }
+
+  /** Step 3: NMD, r, ranking, top fractions, probes. */
+  async analyze(o: { topFractions?: number[]; welch?: boolean; probe?: boolean } = {}, onProgress?: (p: Progress) => void): Promise<AnalysisView> {
+    const s = this.need();
+    if (!s.storeId) throw new Error('Nothing recorded yet: run step 2 (record) first.');
+    const store = await ActivationStore.open(s.storeId);
+    const a = await this.job('hooks', onProgress, (t) =>
+      analyzeStore(store, { topFractions: o.topFractions ?? [0.05, 0.1], welch: o.welch ?? true, probe: o.probe ?? true }, async (d, total) => {
+        t.report('analyzing hooks', d, total);
+        await t.checkpoint();
+      }),
+    );
+    s.analysis = a;
+    this.analyses.set(`${s.info.task}:${s.info.source}`, { analysis: a, task: s.info.task, source: s.info.source });
+    return view(a);
+  }
+
+  /** Mem vs gen activations of one neuron (for its histogram). */
+  async neuronValues(hook: string, index: number): Promise<{ mem: Float32Array; gen: Float32Array }> {
+    const s = this.need();
+    if (!s.storeId) throw new Error('Nothing recorded yet.');
+    const store = await ActivationStore.open(s.storeId);
+    const mem: number[] = [], gen: number[] = [];
+    for await (const c of store.iterate(hook)) {
+      for (let r = 0; r < c.rows; r++) (c.labels[r] ? mem : gen).push(c.data[r * c.dim + index]);
+    }
+    return { mem: Float32Array.from(mem), gen: Float32Array.from(gen) };
+  }
+
+  /** Baseline labels of the validation prompts (which are mem, which are gen, before steering). */
+  async baseline(decode: DecodeMode = 'greedy', onProgress?: (p: Progress) => void): Promise<EvalCounts> {
+    const s = this.need();
+    const items = s.task.evalSet(1);
+    const r = await this.job('prompts', onProgress, (t) =>
+      decodeAndLabel(s.model, s.task, items, { decode, padId: s.padId, onProgress: async (d, total) => { t.report('baseline decoding', d, total); await t.checkpoint(); } }),
+    );
+    s.baseline = { items, labels: r.outputs.map((x) => x.label), counts: r.counts, decode };
+    return r.counts;
+  }
+
+  private hookList(s: Session): { name: string; dim: number }[] {
+    if (!s.analysis) throw new Error('No analysis yet: find the neurons first (Neurons page).');
+    return s.analysis.hooks.map((h) => ({ name: h.name, dim: h.dim }));
+  }
+
+  private topOf(s: Session, f: number): RankedNeuron[] {
+    const a = s.analysis!;
+    const cached = a.top[String(f)];
+    if (cached) return cached;
+    return rankNeurons(a.stats.map((x, i) => ({ ...x, dim: a.hooks[i].dim, nMem: a.nMem, nGen: a.nGen })), f);
+  }
+
+  /** The Mem -> Gen and Gen -> Mem tables with random controls. */
+  async sweep(o: { alphas?: number[]; topFractions?: number[]; controlSeeds?: number; decode?: DecodeMode; maxPrompts?: number }, onProgress?: (p: Progress) => void): Promise<{ cells: SteerCell[]; baseline: EvalCounts }> {
+    const s = this.need();
+    const hooks = this.hookList(s);
+    if (!s.baseline) await this.baseline(o.decode ?? 'greedy');
+    const b = s.baseline!;
+    const lim = o.maxPrompts ?? 100;
+    const memItems = b.items.filter((_, i) => b.labels[i] === 'mem').slice(0, lim);
+    const genItems = b.items.filter((_, i) => b.labels[i] === 'gen').slice(0, lim);
+    if (!memItems.length && !genItems.length) throw new Error('No validation prompt is labeled mem or gen at baseline, so there is nothing to steer. Use a checkpoint that shows both behaviors.');
+    const cells = await this.job('decodes', onProgress, (t) =>
+      steeringSweep(s.model, s.task, memItems, genItems, (f) => this.topOf(s, f), hooks, {
+        alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', padId: s.padId,
+      }, async (d, total) => { t.report('steering sweep', d, total); await t.checkpoint(); }),
+    );
+    return { cells, baseline: b.counts };
+  }
+
+  /** One prompt, three ways: baseline, steered, random control; with log P of the mem and gen answers. */
+  async tryPrompt(o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number }) {
+    const s = this.need();
+    const hooks = this.hookList(s);
+    const items = s.task.evalSet(1);
+    const item: EvalItem = o.prompt !== undefined && o.prompt.trim() !== ''
+      ? { ...(items[o.itemIndex ?? 0]), id: 'typed', prompt: o.prompt }
+      : items[Math.max(0, Math.min(items.length - 1, o.itemIndex ?? 0))];
+    const dims = Object.fromEntries(hooks.map((h) => [h.name, h.dim]));
+    const top = this.topOf(s, o.topFraction);
+    const variants = {
+      baseline: {},
+      steered: steeringHooks(targetedShifts(top, o.direction), o.alpha, dims),
+      control: steeringHooks(randomControl(top, hooks, o.controlSeed ?? 1000), o.alpha, dims),
+    };
+    const enc = (t: string) => s.model.tokenizer.encode(t);
+    const bos = s.model.tokenizer.bosId;
+    const prompt = bos !== undefined ? [bos, ...enc(item.prompt)] : enc(item.prompt);
+    const out: Record<string, { output: string; label: Label; logPMem: number; logPGen: number }> = {};
+    for (const [name, h] of Object.entries(variants)) {
+      const r = await decodeAndLabel(s.model, s.task, [item], { decode: 'greedy', hooks: h, padId: s.padId });
+      const [lm, lg] = await answerLogProbs(s.model, [{ prompt, answer: enc(item.memAnswer) }, { prompt, answer: enc(item.genAnswer) }], h);
+      out[name] = { output: r.outputs[0].output, label: r.outputs[0].label, logPMem: lm, logPGen: lg };
+    }
+    return { item, neurons: top.length, ...out } as { item: EvalItem; neurons: number; baseline: (typeof out)[string]; steered: (typeof out)[string]; control: (typeof out)[string] };
+  }
+
+  /** Intra/inter-task consistency between two analyses kept in this session. */
+  consistencyOf(keyA: string, keyB: string, topFraction = 0.05): Consistency {
+    const a = this.analyses.get(keyA), b = this.analyses.get(keyB);
+    if (!a || !b) throw new Error('Both analyses must be run in this session first.');
+    const absR = (x: NeuronAnalysis) => Float32Array.from(x.stats.flatMap((s) => Array.from(s.r, Math.abs)));
+    return consistency({ top: rankNeurons(statsOf(a.analysis), topFraction), absR: absR(a.analysis) }, { top: rankNeurons(statsOf(b.analysis), topFraction), absR: absR(b.analysis) }, topFraction);
+  }
+
+  analysisKeys(): string[] {
+    return [...this.analyses.keys()];
+  }
+}
+
+function statsOf(a: NeuronAnalysis) {
+  return a.stats.map((x, i) => ({ ...x, dim: a.hooks[i].dim, nMem: a.nMem, nGen: a.nGen }));
+}
+
+function view(a: NeuronAnalysis): AnalysisView {
+  return { ...a, stats: a.stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, q: s.q })) };
+}

@@ -1,0 +1,155 @@
+import * as Comlink from 'comlink';
+// Training service inside the worker: runs one TrainRun at a time, reports progress and events,
+// saves checkpoints to IndexedDB (latest + best by the paper's rule), and resumes interrupted runs.
+import * as tf from '@tensorflow/tfjs';
+import { TrainRun, defaultTrainConfig, type EvalEntry, type LogEntry, type TrainConfig } from '../train/trainer';
+import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
+import { getOps, type OpsImpl } from '../models/gpt2';
+import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, type RunRecord } from '../store/runs';
+import { CancelledError, JobTracker, type Progress } from './jobs';
+import type { TaskName } from '../tasks/types';
+import type { PresetName } from '../models/gpt2/config';
+
+export interface TrainEvents {
+  onStart?: (info: { jobId: string; runId: string; step: number; config: TrainConfig; params: number; log: LogEntry[]; evals: EvalEntry[] }) => void;
+  onLog?: (e: LogEntry) => void;
+  onEval?: (e: EvalEntry, isBest: boolean) => void;
+  onProgress?: (p: Progress) => void;
+  onDone?: (status: 'done' | 'cancelled' | 'failed', message?: string) => void;
+}
+
+export class TrainingService {
+  /** Reached from pages as a nested Comlink proxy (`lab.training.method()`). */
+  readonly [Comlink.proxyMarker] = true;
+  private current: { run: TrainRun; tracker: JobTracker; record: RunRecord } | null = null;
+  /** Kernel implementation for new runs ('fused' lab kernels or 'stock' tfjs ops). */
+  opsImpl: OpsImpl = 'fused';
+
+  constructor(private readonly register: (t: JobTracker) => void, private readonly unregister: (t: JobTracker) => void) {}
+
+  setOpsImpl(impl: OpsImpl): void {
+    getOps(impl); // throws if that op set is not loaded
+    this.opsImpl = impl;
+  }
+
+  defaults(task: TaskName, preset: PresetName): TrainConfig {
+    return defaultTrainConfig(task, preset);
+  }
+
+  isRunning(): boolean {
+    return this.current !== null;
+  }
+
+  /** Starts a new run; returns at once, the loop reports through `events`. */
+  async start(cfg: TrainConfig, events: TrainEvents): Promise<{ jobId: string; runId: string }> {
+    this.assertIdle();
+    const run = TrainRun.create(cfg, getOps(this.opsImpl));
+    const record = newRun('train', `GPT-2 ${cfg.preset} on ${cfg.task} (seed ${cfg.seed})`, { ...cfg });
+    record.id = run.id;
+    await saveRun(record);
+    return this.launch(run, record, events);
+  }
+
+  /** Resumes a stored run from its latest checkpoint. */
+  async resume(runId: string, events: TrainEvents): Promise<{ jobId: string; runId: string }> {
+    this.assertIdle();
+    const record = await getRun(runId);
+    if (!record) throw new Error(`No stored run "${runId}" (it may have been deleted).`);
+    const key = record.artifacts.latest;
+    if (!key) throw new Error(`Run "${record.title}" has no checkpoint yet: it stopped before its first evaluation. Start it again.`);
+    const buf = await loadArtifact(key);
+    if (!buf) throw new Error(`The checkpoint of "${record.title}" is missing from storage. Start the run again.`);
+    const run = TrainRun.fromCheckpoint(buf, getOps(this.opsImpl));
+    record.status = 'running';
+    record.error = undefined;
+    await saveRun(record);
+    return this.launch(run, record, events);
+  }
+
+  private assertIdle(): void {
+    if (this.current) throw new Error('A training run is already going: pause or cancel it first.');
+  }
+
+  private launch(run: TrainRun, record: RunRecord, events: TrainEvents): { jobId: string; runId: string } {
+    const tracker = new JobTracker(`train-${run.id}`, events.onProgress, 'steps');
+    this.register(tracker);
+    this.current = { run, tracker, record };
+    const params = Object.values(run.model.params).reduce((a, p) => a + p.size, 0);
+    events.onStart?.({ jobId: tracker.jobId, runId: run.id, step: run.step, config: run.cfg, params, log: run.log, evals: run.evals });
+    void this.loop(run, tracker, record, events);
+    return { jobId: tracker.jobId, runId: run.id };
+  }
+
+  private async loop(run: TrainRun, tracker: JobTracker, record: RunRecord, events: TrainEvents): Promise<void> {
+    let status: 'done' | 'cancelled' | 'failed' = 'done';
+    let message: string | undefined;
+    try {
+      await run.run({
+        checkpoint: () => tracker.checkpoint(),
+        onLog: (e) => {
+          events.onLog?.(e);
+          tracker.report('training', e.step, run.cfg.steps, `loss ${e.loss.toFixed(4)}`);
+        },
+        onEvalProgress: (d, t) => tracker.report('decoding validation prompts', run.step, run.cfg.steps, `${d}/${t} prompts`),
+        onEval: (e, isBest) => events.onEval?.(e, isBest),
+        onCheckpoint: async (buf, header, isBest) => {
+          const items: Record<string, ArrayBuffer> = { latest: buf };
+          if (isBest) items.best = buf;
+          record.summary = summarize(run, header);
+          await saveArtifacts(record, items);
+        },
+      });
+    } catch (e) {
+      if (e instanceof CancelledError) {
+        status = 'cancelled';
+        message = 'Stopped. The last checkpoint is kept; resume from the run list.';
+      } else {
+        status = 'failed';
+        message = (e as Error).message;
+      }
+    } finally {
+      record.status = status === 'done' ? 'done' : status === 'cancelled' ? 'paused' : 'failed';
+      if (status === 'failed') record.error = message;
+      try {
+        await saveRun(record);
+      } catch (e) {
+        message = `${message ?? ''} ${(e as Error).message}`.trim();
+      }
+      this.unregister(tracker);
+      run.dispose();
+      this.current = null;
+      events.onDone?.(status, message);
+    }
+  }
+
+  /** Validates a checkpoint file and stores it as a finished run (upload, or a shipped model). */
+  async importCheckpoint(buf: ArrayBuffer, title?: string): Promise<RunRecord> {
+    const ck = decodeCheckpoint(buf); // throws a CheckpointFormatError naming the problem
+    const h = ck.header;
+    const record = newRun('train', title ?? `Imported ${h.preset} on ${h.task} (step ${h.step})`, { ...h.train, imported: true });
+    record.status = 'done';
+    const evals = h.log.filter((e) => 'gen' in e);
+    record.summary = { step: h.step, steps: (h.train as { steps?: number }).steps ?? h.step, best: h.eval, evals, task: h.task, preset: h.preset };
+    await saveArtifacts(record, { latest: buf, best: buf });
+    return record;
+  }
+
+  memory(): tf.MemoryInfo {
+    return tf.memory();
+  }
+}
+
+function summarize(run: TrainRun, header: Omit<CheckpointHeader, 'tensors'>): Record<string, unknown> {
+  const last = run.log[run.log.length - 1];
+  return {
+    step: run.step,
+    steps: run.cfg.steps,
+    loss: last?.loss,
+    best: run.best,
+    evals: run.evals,
+    task: header.task,
+    preset: header.preset,
+  };
+}
+
+export { decodeCheckpoint };
