@@ -1,0 +1,130 @@
+// Steering: the intervention adds exactly alpha * shift at exactly the selected positions; the random control
+// draws the specified count and range; sweep tables add up to 100% per row; consistency metrics are right.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { GPT2, initWeights, getOps } from '../../src/lib/models/gpt2';
+import type { GPT2Config } from '../../src/lib/models/gpt2';
+import { randomControl, steeringHooks, targetedShifts } from '../../src/lib/steer/steer';
+import { jaccard, randomJaccard, spearman, steeringSweep, consistency } from '../../src/lib/steer/experiment';
+import type { RankedNeuron } from '../../src/lib/neurons/stats';
+import { getTask } from '../../src/lib/tasks';
+
+const cfg: GPT2Config = { nLayer: 2, nHead: 2, dModel: 16, nCtx: 40, vocabSize: 111, eps: 1e-5 };
+const top: RankedNeuron[] = [
+  { hook: 'blocks.0.hook_resid_post', layer: 1, index: 3, r: 0.9, nmd: 0.5, rank: 1 },
+  { hook: 'blocks.1.hook_resid_post', layer: 2, index: 7, r: -0.8, nmd: -1.25, rank: 2 },
+  { hook: 'blocks.1.hook_resid_post', layer: 2, index: 0, r: 0.7, nmd: 2, rank: 3 },
+];
+const hooks = [{ name: 'blocks.0.hook_resid_pre', dim: 16 }, { name: 'blocks.0.hook_resid_post', dim: 16 }, { name: 'blocks.1.hook_resid_post', dim: 16 }];
+const dims = Object.fromEntries(hooks.map((h) => [h.name, h.dim]));
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Runs the model with a recorder after the steering hook to see the activation the next layer gets. */
+async function capture(m: GPT2, ids: number[][], steer: ReturnType<typeof steeringHooks>, promptLengths: number[]) {
+  const got: Record<string, Float32Array> = {};
+  const T = Math.max(...ids.map((r) => r.length));
+  const flat = ids.flatMap((r) => [...r, ...new Array(T - r.length).fill(0)]);
+  const names = ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post'];
+  const hooksWithRecord = Object.fromEntries(names.map((n) => [n, (a: tf.Tensor, ctx: Parameters<NonNullable<typeof steer[string]>>[1]) => {
+    const out = steer[n] ? (steer[n](a, ctx) as tf.Tensor) : a;
+    got[n] = out.dataSync() as Float32Array;
+    got[`${n}:before`] = a.dataSync() as Float32Array;
+    return out;
+  }]));
+  tf.tidy(() => { m.forward(tf.tensor2d(flat, [ids.length, T], 'int32'), { hooks: hooksWithRecord, promptLengths, seqLengths: ids.map((r) => r.length) }); });
+  return { got, T };
+}
+
+describe('intervention', () => {
+  it('adds exactly alpha x shift at the selected neurons, from the last prompt token on, and nothing else', async () => {
+    const m = new GPT2(cfg, initWeights(cfg, 1), getTask('cipher').tokenizer(), getOps('fused'));
+    const alpha = 3;
+    const shifts = targetedShifts(top, 'toGen'); // shift = -NMD
+    const { got, T } = await capture(m, [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10]], steeringHooks(shifts, alpha, dims), [4, 3]);
+    const C = 16;
+    for (const n of ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']) {
+      const after = got[n], before = got[`${n}:before`];
+      for (let b = 0; b < 2; b++)
+        for (let t = 0; t < T; t++)
+          for (let c = 0; c < C; c++) {
+            const i = (b * T + t) * C + c;
+            const s = shifts.find((x) => x.hook === n && x.index === c);
+            const seqLen = b === 0 ? 6 : 4, pl = b === 0 ? 4 : 3;
+            const expected = s && t >= pl - 1 && t < seqLen ? alpha * s.shift : 0;
+            expect(after[i] - before[i]).toBeCloseTo(expected, 5);
+          }
+    }
+    expect(shifts.map((s) => s.shift)).toEqual([-0.5, 1.25, -2]);
+    m.dispose();
+  });
+
+  it('changes nothing when alpha = 0', async () => {
+    const m = new GPT2(cfg, initWeights(cfg, 2), getTask('cipher').tokenizer(), getOps('fused'));
+    const ids = tf.tensor2d([[1, 2, 3, 4]], [1, 4], 'int32');
+    const a = await tf.tidy(() => m.forward(ids)).data();
+    const h = steeringHooks(targetedShifts(top, 'toMem'), 0, dims);
+    expect(Object.keys(h)).toEqual([]);
+    const b = await tf.tidy(() => m.forward(ids, { hooks: h, promptLengths: [2], seqLengths: [4] })).data();
+    expect(Array.from(b)).toEqual(Array.from(a));
+    m.dispose();
+  });
+});
+
+describe('random control', () => {
+  it('draws as many distinct positions as the top set, each shift within +-max|NMD|', () => {
+    const big: RankedNeuron[] = Array.from({ length: 20 }, (_, i) => ({ hook: 'blocks.0.hook_resid_post', layer: 1, index: i % 16, r: 0.5, nmd: i === 5 ? -3 : 0.5, rank: i + 1 }));
+    for (let seed = 0; seed < 20; seed++) {
+      const c = randomControl(big, hooks, seed);
+      expect(c.length).toBe(20);
+      expect(new Set(c.map((x) => `${x.hook}#${x.index}`)).size).toBe(20);
+      for (const x of c) {
+        expect(Math.abs(x.shift)).toBeLessThanOrEqual(3);
+        expect(x.index).toBeGreaterThanOrEqual(0);
+        expect(x.index).toBeLessThan(16);
+        expect(hooks.map((h) => h.name)).toContain(x.hook);
+      }
+    }
+    const draws = Array.from({ length: 50 }, (_, s) => randomControl(big, hooks, s)).flat().map((x) => x.shift);
+    expect(Math.min(...draws)).toBeLessThan(-2); // spans the range, both signs
+    expect(Math.max(...draws)).toBeGreaterThan(2);
+    expect(randomControl(big, hooks, 7)).toEqual(randomControl(big, hooks, 7)); // seeded
+  });
+});
+
+describe('sweep', () => {
+  it('gives tables whose rows add up to 100% (targeted and control)', async () => {
+    const task = getTask('cipher');
+    const m = new GPT2({ ...cfg, vocabSize: task.tokenizer().size }, initWeights({ ...cfg, vocabSize: task.tokenizer().size }, 3), task.tokenizer(), getOps('fused'));
+    const items = task.evalSet(1).slice(0, 3);
+    const cells = await steeringSweep(m, task, items.slice(0, 2), items.slice(2), () => top, hooks, { alphas: [0.5, 5], topFractions: [0.05], controlSeeds: 2, decode: 'greedy', padId: task.tokenizer().padId });
+    expect(cells.length).toBe(4);
+    for (const c of cells) {
+      expect(c.targeted.gen + c.targeted.mem + c.targeted.other).toBeCloseTo(100, 6);
+      expect(c.control.gen + c.control.mem + c.control.other).toBeCloseTo(100, 6);
+      expect(c.controlSeeds).toBe(2);
+    }
+    expect(cells.map((c) => c.table)).toEqual(['memToGen', 'memToGen', 'genToMem', 'genToMem']);
+    m.dispose();
+  });
+});
+
+describe('consistency', () => {
+  it('computes Jaccard, its random baseline and Spearman correctly', () => {
+    const a = [{ hook: 'h', index: 1 }, { hook: 'h', index: 2 }, { hook: 'h', index: 3 }];
+    const b = [{ hook: 'h', index: 2 }, { hook: 'h', index: 3 }, { hook: 'h', index: 4 }];
+    expect(jaccard(a, b)).toBeCloseTo(2 / 4);
+    expect(jaccard(a, a)).toBe(1);
+    expect(randomJaccard(10, 1000)).toBeCloseTo(0.1 / 19.9, 6);
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1);
+    expect(spearman([1, 2, 2, 3], [1, 3, 3, 2])).toBeCloseTo(1 / 3, 6); // average ranks for ties: 1.5 / 4.5
+    const absR = Float32Array.from([0.9, 0.1, 0.5]);
+    const c = consistency({ top: top.slice(0, 1), absR }, { top: top.slice(0, 1), absR }, 0.05);
+    expect(c.jaccard).toBe(1);
+    expect(c.spearmanAbsR).toBeCloseTo(1);
+    expect(() => consistency({ top, absR }, { top, absR: new Float32Array(2) }, 0.05)).toThrow(/different neuron positions/);
+  });
+});
