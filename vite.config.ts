@@ -36,6 +36,11 @@ export default defineConfig({
   plugins: [svelte(), staticModels()],
   base: './',
   worker: { format: 'es' },
+  // Pre-bundle every dependency up front, so a page never reloads mid-test to optimize a late discovery.
+  optimizeDeps: {
+    include: ['d3', 'comlink', 'idb-keyval', 'zod', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'],
+    entries: ['index.html', 'tests/harness/index.html'],
+  },
   server: { headers: isolation, port: 5173, strictPort: false },
   preview: { headers: isolation },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
