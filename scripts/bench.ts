@@ -57,7 +57,7 @@ try {
           const T = run.model.config.nCtx;
           const tps = tokens / s;
           const gflops = (3 * flopsPerToken(run.model.config, T) * tps) / 1e9;
-          const params = Object.values(run.model.params).reduce((a: number, p: { size: number }) => a + p.size, 0);
+          const params = (Object.values(run.model.params) as Array<{ size: number }>).reduce((a, p) => a + p.size, 0);
           run.dispose();
           return { tokensPerSec: tps, msPerStep: (1000 * s) / steps, gflops, params, batch: cfg.batchSize, T };
         }, { preset, ops, steps, task });

@@ -1,7 +1,8 @@
 // Registers every lab kernel (WGSL program on webgpu, CPU twin on wasm and cpu, gradient) with tfjs, once.
 // Each kernel folder exports a `register...()`; list it in KERNELS below.
 import { registerAttention, registerCrossEntropy, registerEmbedding, registerGelu, registerLayerNorm } from './index';
-const KERNELS: Array<() => void> = [registerEmbedding, registerLayerNorm, registerGelu, registerCrossEntropy, registerAttention];
+import { registerQMatMulKernels } from './qmatmul';
+const KERNELS: Array<() => void> = [registerEmbedding, registerLayerNorm, registerGelu, registerCrossEntropy, registerAttention, registerQMatMulKernels];
 
 let done = false;
 export function registerLabKernels(): void {

@@ -1,10 +1,11 @@
 // The GPU worker's API. Everything that touches tfjs or the GPU lives behind this object;
 // pages reach it through Comlink (see client.ts). Methods take and return plain data.
 import * as Comlink from 'comlink';
-import { probeDevice, useBackend, tf, type BackendName, type DeviceInfo } from '../engine/backend';
+import { probeDevice, useBackend, simulateDeviceLoss, tf, type BackendName, type DeviceInfo } from '../engine/backend';
 import { JobTracker, type ProgressFn } from './jobs';
 import { TrainingService } from './training';
 import { AnalysisService } from './analysis';
+import { LlamaService } from '../models/llama/service';
 
 export class LabApi {
   private backend: BackendName | null = null;
@@ -14,6 +15,14 @@ export class LabApi {
   readonly training = new TrainingService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
   /** Neurons and steering on the active model (`lab.analysis.findPairs(...)`, `lab.analysis.sweep(...)`). */
   readonly analysis = new AnalysisService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
+  /** LLaMA-3.2 from GGUF (`lab.llama.loadFromUrl(...)`, `lab.llama.generate(...)`). */
+  readonly llama = new LlamaService();
+
+  /** Hands the loaded LLaMA to the Neurons and Steer pages as the active model for `task`. */
+  useLlamaForAnalysis(task: 'arithmetic' | 'cipher' | 'color'): ReturnType<AnalysisService['useModel']> {
+    const m = this.llama.getModel();
+    return this.analysis.useModel(m, task, `LLaMA ${this.llama.info().name ?? ''}`.trim(), m.tokenizer.eosId);
+  }
 
   /** What the device offers, without changing anything. */
   async deviceInfo(): Promise<DeviceInfo> {
@@ -50,6 +59,11 @@ export class LabApi {
         err = Math.max(err, Math.abs(s - got[i * n + j]));
       }
     return { backend: tf.getBackend(), maxAbsError: err, ms };
+  }
+
+  /** Fault injection (tests, and the Device page's "simulate" button): destroys the GPU device. */
+  simulateDeviceLoss(): void {
+    simulateDeviceLoss();
   }
 
   memory(): { numTensors: number; numBytes: number } {

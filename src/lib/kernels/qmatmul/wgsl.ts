@@ -4,7 +4,9 @@
 //   QMatMulDxProgram dx[m, k] = sum_n dy[m, n] * W[n, k]    (gradient to x)
 //   QGatherProgram   e[i, k]  = W[ids[i], k]                (embedding rows)
 // f16 scales are decoded with unpack2x16float, which is core WGSL (no shader-f16 needed).
-// Simple by design: one thread per output, every weight element decoded where it is used.
+// The gradient and gather programs are simple: one thread per output, every weight element decoded where used.
+// The forward (the hot path) has a faster version per block format: one 64-thread workgroup per output,
+// threads take whole blocks, decode each block header once, and reduce in workgroup memory.
 import type { QFormat } from './formats';
 
 const BYTES = `
@@ -78,7 +80,91 @@ function flat(outputShape: number[], key: string, vars: string[], body: string):
   };
 }
 
+/** Dot of block b of row n with x[xo ..]; QK values per block. */
+const DOT_BLOCK: Partial<Record<QFormat, { qk: number; code: string }>> = {
+  Q8_0: { qk: 32, code: `fn dotBlock(n : i32, b : i32, xo : i32) -> f32 {
+    let o = u32((n * (uniforms.K / 32) + b) * 34);
+    var s = 0.0;
+    for (var j = 0u; j < 32u; j++) { s += i8At(o + 2u + j) * x[xo + i32(j)]; }
+    return f16At(o) * s; }` },
+  Q4_0: { qk: 32, code: `fn dotBlock(n : i32, b : i32, xo : i32) -> f32 {
+    let o = u32((n * (uniforms.K / 32) + b) * 18);
+    var s = 0.0;
+    for (var j = 0u; j < 16u; j++) {
+      let q = byteAt(o + 2u + j);
+      s += (f32(q & 15u) - 8.0) * x[xo + i32(j)] + (f32(q >> 4u) - 8.0) * x[xo + i32(j) + 16];
+    }
+    return f16At(o) * s; }` },
+  Q4_K: { qk: 256, code: `fn dotBlock(n : i32, b : i32, xo : i32) -> f32 {
+    let o = u32((n * (uniforms.K / 256) + b) * 144);
+    let d = f16At(o); let dmin = f16At(o + 2u);
+    var s = 0.0;
+    for (var sb = 0u; sb < 8u; sb++) {          // sub-block of 32: chunk sb/2, nibble sb%2
+      var sc : u32; var mn : u32;
+      if (sb < 4u) { sc = byteAt(o + 4u + sb) & 63u; mn = byteAt(o + 8u + sb) & 63u; }
+      else {
+        sc = (byteAt(o + 8u + sb) & 15u) | ((byteAt(o + sb) >> 6u) << 4u);
+        mn = (byteAt(o + 8u + sb) >> 4u) | ((byteAt(o + 4u + sb) >> 6u) << 4u);
+      }
+      var qx = 0.0; var xs = 0.0;
+      let qo = o + 16u + 32u * (sb / 2u); let sh = 4u * (sb % 2u);
+      for (var l = 0u; l < 32u; l++) {
+        let xv = x[xo + i32(32u * sb + l)];
+        qx += f32((byteAt(qo + l) >> sh) & 15u) * xv;
+        xs += xv;
+      }
+      s += d * f32(sc) * qx - dmin * f32(mn) * xs;   // sum (d*sc*q - dmin*m) x
+    }
+    return s; }` },
+  Q6_K: { qk: 256, code: `fn dotBlock(n : i32, b : i32, xo : i32) -> f32 {
+    let o = u32((n * (uniforms.K / 256) + b) * 210);
+    var s = 0.0;
+    for (var half = 0u; half < 2u; half++) {
+      for (var g = 0u; g < 4u; g++) {
+        for (var t = 0u; t < 2u; t++) {           // 16 values share one int8 scale
+          var qx = 0.0;
+          for (var l16 = 0u; l16 < 16u; l16++) {
+            let l = 16u * t + l16;
+            let lb = byteAt(o + 64u * half + l + 32u * (g & 1u));
+            let lo = select(lb & 15u, lb >> 4u, g >= 2u);
+            let hi = (byteAt(o + 128u + 32u * half + l) >> (2u * g)) & 3u;
+            qx += (f32(lo | (hi << 4u)) - 32.0) * x[xo + i32(128u * half + 32u * g + l)];
+          }
+          s += i8At(o + 192u + 8u * half + t + 2u * g) * qx;
+        }
+      }
+    }
+    return f16At(o + 208u) * s; }` },
+};
+
 export function qMatMulProgram(fmt: QFormat, M: number, N: number): Program {
+  const blk = DOT_BLOCK[fmt];
+  if (!blk) return qMatMulSimpleProgram(fmt, M, N);
+  const p = flat([M, N], `lab_qmm_blk_${fmt}`, ['x', 'w'], `${BYTES}${blk.code}
+    var<workgroup> part : array<f32, 64>;
+    fn main(index : i32) {
+      let lid = index % 64;
+      let o = index / 64;                       // one workgroup per output element m*N + n
+      let valid = o < uniforms.size;
+      let m = o / uniforms.N; let n = o % uniforms.N;
+      var acc = 0.0;
+      if (valid) {
+        for (var b = lid; b < uniforms.K / ${blk.qk}; b += 64) { acc += dotBlock(n, b, m * uniforms.K + b * ${blk.qk}); }
+      }
+      part[lid] = acc;
+      workgroupBarrier();
+      for (var s = 32; s > 0; s = s >> 1) {
+        if (lid < s) { part[lid] += part[lid + s]; }
+        workgroupBarrier();
+      }
+      if (valid && lid == 0) { setOutputAtIndex(o, part[0]); }
+    }`);
+  p.dispatch = [M * N, 1, 1]; // flat: tfjs folds more than 65535 workgroups into y, and getGlobalIndex follows
+  return p;
+}
+
+/** One thread per output, per-element decode (F16, and the reference the block version replaced). */
+export function qMatMulSimpleProgram(fmt: QFormat, M: number, N: number): Program {
   return flat([M, N], `lab_qmm_${fmt}`, ['x', 'w'], `${BYTES}${W_AT[fmt]}
     fn main(index : i32) {
       if (index >= uniforms.size) { return; }

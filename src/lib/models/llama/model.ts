@@ -128,9 +128,23 @@ export class LlamaModel implements HookedModel {
     return Object.fromEntries([...this.lin].map(([k, l]) => [k, l.type]));
   }
 
+  /** [N, K] of a projection by GGUF name without ".weight" (e.g. "blk.0.attn_q"). */
+  linearShape(name: string): [number, number] {
+    const l = this.lin.get(name);
+    if (!l) throw new Error(`The model has no projection ${name}.`);
+    return l.kind === 'f32' ? (l.w.shape as [number, number]) : [l.q.N, l.q.K];
+  }
+
+  /** The device tensor holding a weight (F32 values, or raw blocks as int32); for checks, do not modify. */
+  weightTensor(name: string): tf.Tensor {
+    const l = this.lin.get(name);
+    if (!l) throw new Error(`The model has no projection ${name}.`);
+    return l.kind === 'f32' ? l.w : l.q.data;
+  }
+
   private linear(name: string, x: tf.Tensor2D): tf.Tensor2D {
     const l = this.lin.get(name)!;
-    const y = l.kind === 'f32' ? tf.matMul(x, l.w, false, true) : qMatMul(x, l.q); // (M, N)
+    const y: tf.Tensor2D = l.kind === 'f32' ? tf.matMul(x, l.w, false, true) : qMatMul(x, l.q); // (M, N)
     return this.linearHook ? this.linearHook(name, x, y) : y;
   }
 
@@ -189,7 +203,8 @@ export class LlamaModel implements HookedModel {
     }
     const TK = k.shape[2], G = NH / NKV;
     // Query head h reads kv head floor(h / G), as llama.cpp and HF's repeat_kv do.
-    const expand = (t: tf.Tensor4D) => tf.tile(t.reshape([B, NKV, 1, TK, HS]), [1, 1, G, 1, 1]).reshape([B, NH, TK, HS]);
+    // (rank-3 tile: tfjs has no rank-5 tile gradient)
+    const expand = (t: tf.Tensor4D) => (G === 1 ? t : tf.tile(t.reshape([B * NKV, 1, TK * HS]), [1, G, 1]).reshape([B, NH, TK, HS])); // (B, NH, TK, HS)
     const mask = new Float32Array(T * TK);
     for (let t = 0; t < T; t++) for (let j = start + t + 1; j < TK; j++) mask[t * TK + j] = -1e9; // causal
     const scores = tf.add(tf.mul(tf.matMul(q, expand(k), false, true), 1 / Math.sqrt(HS)), tf.tensor2d(mask, [T, TK])); // (B, NH, T, TK)

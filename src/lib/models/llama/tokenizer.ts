@@ -96,6 +96,10 @@ export class LlamaTokenizer implements TextTokenizer {
   private bpe(word: string): number[] {
     const hit = this.cache.get(word);
     if (hit) return hit;
+    // Llama-3 sets ignore_merges (HF tokenizer.json; llama.cpp does the same for "llama-bpe"):
+    // a pre-token that is itself in the vocabulary is one token, whatever the merge order would give.
+    const whole = this.ids.get(word);
+    if (whole !== undefined) return [whole];
     let parts = Array.from(word);
     for (;;) {
       let best = -1, bestRank = Infinity;

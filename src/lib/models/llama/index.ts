@@ -1,0 +1,6 @@
+// LLaMA-3.x from GGUF on tfjs.
+export { LlamaModel, generate, type KVCache, type GenerateOptions } from './model'; // the HookedModel + KV-cached decoding
+export { configFromGGUF, llama3RopeFactors, type LlamaConfig } from './config'; // dims from GGUF metadata
+export { LlamaTokenizer, type ChatMessage } from './tokenizer'; // byte-level BPE + Llama-3 chat format
+export { LoraAdapters, loraTrainStep, loraOptimizer, lmLoss, DEFAULT_LORA, type LoraConfig, type LoraBatch } from './lora'; // adapters, train step, GGUF adapter files
+export { LlamaService, type LlamaInfo, type DownloadProgress, type GenerateRequest } from './service'; // worker-facing service (lab.llama)
