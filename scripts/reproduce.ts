@@ -21,6 +21,7 @@ const d = await startDriver();
 await d.page.exposeFunction('__report', (kind: string, payload: string) => {
   const p = JSON.parse(payload);
   if (kind === 'log' && p.step % 50 === 0) console.log(`step ${p.step}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s`);
+  if (kind === 'notice') console.log(p);
   if (kind === 'eval') console.log(`eval @${p.e.step}: gen ${p.e.gen}  mem ${p.e.mem}  other ${p.e.other}${p.isBest ? '  (best)' : ''}`);
 });
 try {
@@ -36,6 +37,8 @@ try {
       const report = (window as unknown as { __report: (k: string, p: string) => void }).__report;
       const done = new Promise<{ status: string; message?: string }>((resolve) => {
         void lab.training.start(cfg as never, Comlink.proxy({
+          onProgress: () => undefined, // Comlink proxies every member: each callback must exist
+          onNotice: (m: string) => report('notice', JSON.stringify(m)),
           onLog: (e: unknown) => report('log', JSON.stringify(e)),
           onEval: (e: unknown, isBest: boolean) => report('eval', JSON.stringify({ e, isBest })),
           onDone: (status: string, message?: string) => resolve({ status, message }),

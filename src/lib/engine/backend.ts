@@ -1,7 +1,7 @@
 // Backend selection for tfjs. WebGPU first; wasm only when the user picks it (never a silent fallback).
 // Used by the GPU worker (the lab) and by the test harness page; pages never import this.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -125,8 +125,79 @@ export async function useBackend(name: BackendName): Promise<BackendName> {
   if (name === 'webgpu') {
     // Small ops must really run on the GPU, or "WebGPU == wasm" tests would compare the CPU with itself.
     tf.env().set('WEBGPU_CPU_FORWARD', false);
+    watchDevice();
   }
   return name;
+}
+
+// ---- GPU device loss ----------------------------------------------------------------------------
+// A lost device (driver reset, another tab, the OS reclaiming the GPU) makes every tensor on it useless.
+// The worker notices through GPUDevice.lost, stops the job at its next step, rebuilds the device, and
+// resumes from the last checkpoint.
+
+export class DeviceLostError extends Error {
+  constructor() {
+    super('The GPU device was lost.');
+    this.name = 'DeviceLostError';
+  }
+}
+
+let lost: string | null = null;
+let watched: GPUDevice | null = null;
+
+function watchDevice(): void {
+  const dev = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  if (!dev || dev === watched) return;
+  watched = dev;
+  lost = null;
+  void dev.lost.then((info) => {
+    if (watched === dev) lost = `${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}`;
+  });
+}
+
+export function isDeviceLost(): boolean {
+  return lost !== null;
+}
+
+/**
+ * After an unexplained GPU error: waits up to `ms` for the device's lost promise, which can settle just after
+ * the failing call (a destroyed device first fails mapAsync, then reports the loss). True if it was lost.
+ */
+export async function confirmDeviceLoss(ms = 1000): Promise<boolean> {
+  if (lost !== null) return true;
+  const dev = watched;
+  if (!dev || tf.getBackend() !== 'webgpu') return false;
+  await Promise.race([dev.lost, new Promise((r) => setTimeout(r, ms))]);
+  await new Promise((r) => setTimeout(r, 0)); // let watchDevice's handler record the reason
+  return lost !== null;
+}
+
+export function lastDeviceLoss(): string | null {
+  return lost;
+}
+
+/** Fault injection for tests and the Device page: destroys the current GPU device. */
+export function simulateDeviceLoss(): void {
+  const dev = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  if (!dev) throw new Error('The current backend has no GPU device to lose.');
+  dev.destroy();
+}
+
+/** Replaces the webgpu backend with one on a fresh device (tfjs keeps registered kernels by backend name). */
+export async function rebuildWebGPU(): Promise<void> {
+  const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new BackendUnavailableError('webgpu', 'No GPU adapter is available after the device was lost. Reload the page, or continue on wasm.');
+  const keys = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'] as const;
+  const requiredLimits: Record<string, number> = {};
+  for (const k of keys) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const requiredFeatures = (['timestamp-query', 'bgra8unorm-storage'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => new WebGPUBackend(device));
+  const ok = await tf.setBackend('webgpu');
+  if (!ok) throw new BackendUnavailableError('webgpu', 'Could not restart WebGPU after the device was lost.');
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  watchDevice();
 }
 
 export { tf };

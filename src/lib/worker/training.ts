@@ -5,17 +5,21 @@ import * as tf from '@tensorflow/tfjs';
 import { TrainRun, defaultTrainConfig, type EvalEntry, type LogEntry, type TrainConfig } from '../train/trainer';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { getOps, type OpsImpl } from '../models/gpt2';
-import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, type RunRecord } from '../store/runs';
+import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, StorageFullError, type RunRecord } from '../store/runs';
 import { CancelledError, JobTracker, type Progress } from './jobs';
+import { DeviceLostError, confirmDeviceLoss, isDeviceLost, lastDeviceLoss, rebuildWebGPU } from '../engine/backend';
 import type { TaskName } from '../tasks/types';
 import type { PresetName } from '../models/gpt2/config';
 
+/** Pages pass every member (Comlink proxies the whole object, so a missing one fails when called). */
 export interface TrainEvents {
   onStart?: (info: { jobId: string; runId: string; step: number; config: TrainConfig; params: number; log: LogEntry[]; evals: EvalEntry[] }) => void;
   onLog?: (e: LogEntry) => void;
   onEval?: (e: EvalEntry, isBest: boolean) => void;
   onProgress?: (p: Progress) => void;
   onDone?: (status: 'done' | 'cancelled' | 'failed', message?: string) => void;
+  /** Something the user should know that does not end the run (device lost and recovered...). */
+  onNotice?: (message: string) => void;
 }
 
 export class TrainingService {
@@ -81,11 +85,14 @@ export class TrainingService {
   }
 
   private async loop(run: TrainRun, tracker: JobTracker, record: RunRecord, events: TrainEvents): Promise<void> {
-    let status: 'done' | 'cancelled' | 'failed' = 'done';
+    let status: 'done' | 'cancelled' | 'failed' | 'lost' | 'full' = 'done';
     let message: string | undefined;
     try {
       await run.run({
-        checkpoint: () => tracker.checkpoint(),
+        checkpoint: async () => {
+          if (isDeviceLost()) throw new DeviceLostError();
+          await tracker.checkpoint();
+        },
         onLog: (e) => {
           events.onLog?.(e);
           tracker.report('training', e.step, run.cfg.steps, `loss ${e.loss.toFixed(4)}`);
@@ -93,6 +100,7 @@ export class TrainingService {
         onEvalProgress: (d, t) => tracker.report('decoding validation prompts', run.step, run.cfg.steps, `${d}/${t} prompts`),
         onEval: (e, isBest) => events.onEval?.(e, isBest),
         onCheckpoint: async (buf, header, isBest) => {
+          if (isDeviceLost()) throw new DeviceLostError(); // never save what a lost device computed
           const items: Record<string, ArrayBuffer> = { latest: buf };
           if (isBest) items.best = buf;
           record.summary = summarize(run, header);
@@ -103,23 +111,46 @@ export class TrainingService {
       if (e instanceof CancelledError) {
         status = 'cancelled';
         message = 'Stopped. The last checkpoint is kept; resume from the run list.';
+      } else if (e instanceof DeviceLostError || (await confirmDeviceLoss())) {
+        status = 'lost';
+        message = `The GPU device was lost (${lastDeviceLoss() ?? 'unknown reason'}). Rebuilding it and resuming from the last checkpoint…`;
+      } else if (e instanceof StorageFullError) {
+        status = 'full';
+        message = e.message;
       } else {
         status = 'failed';
         message = (e as Error).message;
       }
     } finally {
-      record.status = status === 'done' ? 'done' : status === 'cancelled' ? 'paused' : 'failed';
-      if (status === 'failed') record.error = message;
+      record.status = status === 'done' ? 'done' : status === 'failed' ? 'failed' : status === 'lost' ? 'interrupted' : 'paused';
+      record.error = status === 'failed' || status === 'full' ? message : undefined;
       try {
         await saveRun(record);
       } catch (e) {
         message = `${message ?? ''} ${(e as Error).message}`.trim();
       }
       this.unregister(tracker);
-      run.dispose();
+      try {
+        run.dispose();
+      } catch {
+        /* tensors of a lost device may not dispose cleanly */
+      }
       this.current = null;
-      events.onDone?.(status, message);
     }
+    if (status === 'lost') {
+      events.onNotice?.(message!);
+      try {
+        await rebuildWebGPU();
+        if (!record.artifacts.latest) throw new Error('The run had no checkpoint yet, so it starts over: press Start again.');
+        await this.resume(record.id, events);
+        events.onNotice?.(`The GPU device was rebuilt; training resumed from step ${(record.summary.step as number | undefined) ?? 0}.`);
+        return;
+      } catch (e) {
+        events.onDone?.('failed', `${message} Recovery failed: ${(e as Error).message} Reload the page and resume the run from the list.`);
+        return;
+      }
+    }
+    events.onDone?.(status === 'full' ? 'cancelled' : status, message);
   }
 
   /** Validates a checkpoint file and stores it as a finished run (upload, or a shipped model). */
