@@ -17,6 +17,7 @@ import { randomControl, steeringHooks, targetedShifts, type Direction } from '..
 import { answerLogProbs } from '../models/generate';
 import { getRun, loadArtifact } from '../store/runs';
 import { JobTracker, type Progress } from './jobs';
+import type { Report } from '../report/schema';
 
 export interface ActiveModelInfo {
   source: string;
@@ -47,6 +48,9 @@ interface Session {
   storeId?: string;
   analysis?: NeuronAnalysis;
   baseline?: { items: EvalItem[]; labels: Label[]; counts: EvalCounts; decode: DecodeMode };
+  training?: Report['training'];
+  steering?: { cells: SteerCell[]; baseline: EvalCounts };
+  consistency: Report['consistency'];
 }
 
 /** What leaves the worker for views: the analysis without the per-hook means (smaller). */
@@ -85,7 +89,15 @@ export class AnalysisService {
     const tok = TaskTokenizer.fromJSON(h.tokenizer);
     const model = new GPT2(h.config, ck.tensors, tok, getOps(this.opsImpl));
     const info: ActiveModelInfo = { source: label, task: h.task, preset: h.preset, step: h.step, dims: model.dims, hooks: model.hookNames(), eval: h.eval };
-    this.s = { model, task: getTask(h.task), info, padId: tok.padId };
+    const log = h.log as Array<Record<string, unknown>>;
+    const losses = log.filter((e) => typeof e.loss === 'number').map((e) => ({ step: e.step as number, loss: e.loss as number }));
+    const k = Math.max(1, Math.ceil(losses.length / 2000));
+    const evals = log.filter((e) => typeof e.gen === 'number') as unknown as NonNullable<Report['training']>['evals'];
+    const training: Report['training'] = {
+      config: h.train, loss: losses.filter((_, i) => i % k === 0 || i === losses.length - 1), evals,
+      chosen: h.eval ? { ...h.eval } : null,
+    };
+    this.s = { model, task: getTask(h.task), info, padId: tok.padId, training, consistency: [] };
     return info;
   }
 
@@ -93,7 +105,7 @@ export class AnalysisService {
   useModel(model: HookedModel, task: TaskName, source: string, padId = 0): ActiveModelInfo {
     this.s?.model.dispose();
     const info: ActiveModelInfo = { source, task, preset: model.kind, step: 0, dims: model.dims, hooks: model.hookNames(), eval: null };
-    this.s = { model, task: getTask(task), info, padId };
+    this.s = { model, task: getTask(task), info, padId, consistency: [] };
     return info;
   }
 
@@ -226,6 +238,7 @@ export class AnalysisService {
         alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', padId: s.padId,
       }, async (d, total) => { t.report('steering sweep', d, total); await t.checkpoint(); }),
     );
+    s.steering = { cells, baseline: b.counts };
     return { cells, baseline: b.counts };
   }
 
@@ -262,6 +275,52 @@ export class AnalysisService {
     if (!a || !b) throw new Error('Both analyses must be run in this session first.');
     const absR = (x: NeuronAnalysis) => Float32Array.from(x.stats.flatMap((s) => Array.from(s.r, Math.abs)));
     return consistency({ top: rankNeurons(statsOf(a.analysis), topFraction), absR: absR(a.analysis) }, { top: rankNeurons(statsOf(b.analysis), topFraction), absR: absR(b.analysis) }, topFraction);
+  }
+
+  /**
+   * Intra-task consistency on the active model: a second, independent set of contrastive pairs (another seed)
+   * goes through the same three steps, and its ranking is compared with the current analysis.
+   */
+  async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+    const s = this.need();
+    if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
+    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary };
+    try {
+      await this.findPairs({ seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? 300 }, onProgress);
+      await this.record({}, onProgress);
+      await this.analyze({}, onProgress);
+      const f = o.topFraction ?? 0.05;
+      const absR = (x: NeuronAnalysis) => Float32Array.from(x.stats.flatMap((st) => Array.from(st.r, Math.abs)));
+      const c = consistency({ top: rankNeurons(statsOf(first.analysis), f), absR: absR(first.analysis) }, { top: rankNeurons(statsOf(s.analysis!), f), absR: absR(s.analysis!) }, f);
+      s.consistency.push({ label: `pairs seed 1 vs seed ${o.seed} (${s.info.task})`, ...c });
+      return c;
+    } finally {
+      Object.assign(s, first);
+    }
+  }
+
+  /** Everything this session produced, as a report (see src/lib/report/schema.ts). */
+  report(backend?: string): Report {
+    const s = this.need();
+    const a = s.analysis;
+    const f = a ? (a.top['0.05'] ? '0.05' : Object.keys(a.top)[0]) : '';
+    return {
+      kind: 'memgen-report', version: 1, createdAt: new Date().toISOString(), task: s.info.task,
+      model: { kind: s.model.kind, preset: s.info.preset, source: s.info.source, step: s.info.step, backend },
+      training: s.training ?? null,
+      pairs: s.pairSummary ? { ...s.pairSummary, labelCounts: { ...s.pairSummary.labelCounts } } : null,
+      analysis: a
+        ? {
+            hooks: a.hooks, nMem: a.nMem, nGen: a.nGen,
+            r: a.stats.map((x) => Array.from(x.r, (v) => Math.round(v * 1e4) / 1e4)),
+            nmd: a.stats.map((x) => Array.from(x.nmd, (v) => Math.round(v * 1e4) / 1e4)),
+            layerDistribution: a.layerDistribution, probes: a.probes,
+            top: (a.top[f] ?? []).slice(0, 200).map((n) => ({ hook: n.hook, layer: n.layer, index: n.index, r: n.r, nmd: n.nmd, rank: n.rank, ...(n.q === undefined ? {} : { q: n.q }) })),
+          }
+        : null,
+      steering: s.steering ?? null,
+      consistency: s.consistency,
+    };
   }
 
   analysisKeys(): string[] {
