@@ -22,7 +22,9 @@ export async function startDriver(opts: { quiet?: boolean } = {}): Promise<Drive
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error('[page error]', e));
   page.on('console', (m) => {
-    if (!opts.quiet && (m.type() === 'error' || m.type() === 'warning')) console.error(`[page ${m.type()}]`, m.text());
+    const t = m.text();
+    if (/\[vite\]|WebSocket|vite\.dev\/config/.test(t)) return; // the dev client's HMR socket is off on purpose
+    if (!opts.quiet && (m.type() === 'error' || m.type() === 'warning')) console.error(`[page ${m.type()}]`, t);
   });
   await page.goto(`${base}/tests/harness/index.html`);
   await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);

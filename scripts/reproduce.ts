@@ -1,7 +1,12 @@
 // npm run reproduce -- --task cipher --preset tiny --backend wasm --out reproduce-output/cipher.json
-// Trains from scratch through the lab's worker in headless Chromium and writes a JSON report with the chosen
-// checkpoint (paper's rule: max #gen x #mem) and its validation mem / gen / other.
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   [--checkpoint static-models/cipher-tiny.mgck]   skip training, start from a checkpoint
+//   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
+//   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
+//   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N --maxPrompts N --consistency true|false]
+//   [--save-checkpoint file.mgck]
+// Drives the lab headless (its own worker API, in the system Chromium) and writes the same report the Report
+// page shows: JSON (and HTML beside it when the report builder is available).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs, startDriver } from './lab-driver';
 
@@ -9,84 +14,115 @@ const args = parseArgs(process.argv.slice(2));
 const task = args.task ?? 'cipher';
 const preset = args.preset ?? 'tiny';
 const backend = args.backend ?? 'wasm';
+const stage = args.stage ?? 'all';
 const out = args.out ?? `reproduce-output/${task}-${preset}-${backend}.json`;
 const overrides: Record<string, number | string | boolean> = {};
-for (const k of ['steps', 'seed', 'batchSize', 'evalEvery', 'evalLimit', 'lr', 'warmup', 'gradAccum'])
+for (const k of ['steps', 'seed', 'batchSize', 'evalEvery', 'evalLimit', 'lr', 'warmup', 'gradAccum', 'weightDecay'])
   if (args[k] !== undefined) overrides[k] = Number(args[k]);
 if (args.decode) overrides.evalDecode = args.decode;
-if (args.ops) overrides.ops = args.ops;
+if (args.answerOnlyLoss) overrides.answerOnlyLoss = args.answerOnlyLoss === 'true';
+const opts = {
+  task, preset, backend, stage, overrides,
+  checkpointB64: args.checkpoint ? readFileSync(args.checkpoint).toString('base64') : '',
+  pairs: Number(args.pairs ?? 1000),
+  pairTime: Number(args.pairTime ?? 600),
+  alphas: (args.alphas ?? '0.5,1,3,5').split(',').map(Number),
+  controlSeeds: Number(args.controlSeeds ?? 3),
+  maxPrompts: Number(args.maxPrompts ?? 50),
+  consistency: (args.consistency ?? 'true') === 'true',
+};
+if (args.checkpoint && !existsSync(args.checkpoint)) throw new Error(`No checkpoint file at ${args.checkpoint}.`);
 
 const started = Date.now();
 const d = await startDriver();
 await d.page.exposeFunction('__report', (kind: string, payload: string) => {
   const p = JSON.parse(payload);
   if (kind === 'log' && p.step % 50 === 0) console.log(`step ${p.step}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s`);
-  if (kind === 'notice') console.log(p);
-  if (kind === 'eval') console.log(`eval @${p.e.step}: gen ${p.e.gen}  mem ${p.e.mem}  other ${p.e.other}${p.isBest ? '  (best)' : ''}`);
+  else if (kind === 'eval') console.log(`eval @${p.e.step}: gen ${p.e.gen}  mem ${p.e.mem}  other ${p.e.other}${p.isBest ? '  (best)' : ''}`);
+  else if (kind === 'progress') process.stdout.write(`\r${p.phase}: ${p.done}/${p.total} ${p.message ?? ''}        `);
+  else if (kind !== 'log') console.log(`\n${kind}: ${typeof p === 'string' ? p : JSON.stringify(p)}`);
 });
 try {
-  const result = await d.page.evaluate(
-    async ({ task, preset, backend, overrides }) => {
-      const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
-      const { getLab, Comlink } = await mod('/src/lib/worker/client.ts');
-      const { loadArtifact, getRun } = await mod('/src/lib/store/runs.ts');
-      const lab = getLab();
-      const device = await lab.init(backend as 'webgpu' | 'wasm');
-      if (overrides.ops) await lab.training.setOpsImpl(String(overrides.ops) as never);
-      const cfg = { ...(await lab.training.defaults(task as never, preset as never)), ...overrides };
-      const report = (window as unknown as { __report: (k: string, p: string) => void }).__report;
-      const done = new Promise<{ status: string; message?: string }>((resolve) => {
-        void lab.training.start(cfg as never, Comlink.proxy({
+  const result = await d.page.evaluate(async (o) => {
+    const w = window as unknown as { labImport: (p: string) => Promise<any>; __report: (k: string, p: string) => void };
+    const say = (k: string, p: unknown) => w.__report(k, JSON.stringify(p));
+    const { getLab, Comlink } = await w.labImport('/src/lib/worker/client.ts');
+    const { loadArtifact, getRun } = await w.labImport('/src/lib/store/runs.ts');
+    const lab = getLab();
+    const device = await lab.init(o.backend);
+    const onProgress = Comlink.proxy((p: unknown) => say('progress', p));
+    let checkpoint: ArrayBuffer | undefined;
+    let trainEnd: { status: string; message?: string } | null = null;
+    let cfg: unknown = null;
+    if (o.checkpointB64) {
+      checkpoint = Uint8Array.from(atob(o.checkpointB64), (c) => c.charCodeAt(0)).buffer;
+    } else {
+      cfg = { ...(await lab.training.defaults(o.task, o.preset)), ...o.overrides };
+      let runId = '';
+      trainEnd = await new Promise((resolve) => {
+        void lab.training.start(cfg, Comlink.proxy({
+          onStart: (i: { runId: string }) => (runId = i.runId),
           onProgress: () => undefined, // Comlink proxies every member: each callback must exist
-          onNotice: (m: string) => report('notice', JSON.stringify(m)),
-          onLog: (e: unknown) => report('log', JSON.stringify(e)),
-          onEval: (e: unknown, isBest: boolean) => report('eval', JSON.stringify({ e, isBest })),
+          onNotice: (m: string) => say('notice', m),
+          onLog: (e: unknown) => say('log', e),
+          onEval: (e: unknown, isBest: boolean) => say('eval', { e, isBest }),
           onDone: (status: string, message?: string) => resolve({ status, message }),
-          onStart: (i: { runId: string }) => ((window as unknown as { __runId: string }).__runId = i.runId),
         }));
       });
-      const end = await done;
-      const run = await getRun((window as unknown as { __runId: string }).__runId);
-      const best = run?.artifacts.best ? await loadArtifact(run.artifacts.best) : undefined;
-      let b64 = '';
-      if (best) {
-        const u8 = new Uint8Array(best);
-        let s = '';
-        for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
-        b64 = btoa(s);
+      const run = await getRun(runId);
+      checkpoint = run?.artifacts.best ? await loadArtifact(run.artifacts.best) : undefined;
+      if (!checkpoint) throw new Error(`Training ended (${trainEnd!.status}: ${trainEnd!.message ?? ''}) without a checkpoint.`);
+    }
+    const b64 = (() => { const u8 = new Uint8Array(checkpoint!); let s = ''; for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000)); return btoa(s); })();
+    const info = await lab.analysis.useCheckpoint({ buffer: checkpoint!.slice(0) });
+    say('model', info.source);
+    if (o.stage !== 'train') {
+      say('stage', 'finding contrastive pairs that flip between mem and gen');
+      const pairs = await lab.analysis.findPairs({ target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+      say('pairs', pairs);
+      if (pairs.kept >= 4) {
+        say('stage', 'recording activations');
+        await lab.analysis.record({}, onProgress);
+        say('stage', 'analyzing');
+        await lab.analysis.analyze({}, onProgress);
+        if (o.stage === 'all') {
+          say('stage', 'steering sweep with random controls');
+          await lab.analysis.sweep({ alphas: o.alphas, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
+          if (o.consistency) {
+            say('stage', 'intra-task consistency (a second set of pairs)');
+            await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+          }
+        }
       }
-      return { end, run, device, cfg, checkpointBase64: b64 };
+    }
+    const report = await lab.analysis.report(o.backend);
+    let html = '';
+    try {
+      const { buildReportHtml } = await w.labImport('/src/lib/report/html.ts');
+      html = typeof buildReportHtml === 'function' ? buildReportHtml(report, '') : '';
+    } catch { /* the HTML builder is optional here; the Report page renders the JSON */ }
+    return { report, device, cfg, trainEnd, checkpointBase64: b64, html };
+  }, opts);
+  const r = result.report as { training?: { chosen?: { mem: number; gen: number; other: number; total: number } | null } | null };
+  const chosen = r.training?.chosen ?? null;
+  const full = {
+    ...result.report,
+    reproduce: {
+      args: process.argv.slice(2), wallSeconds: (Date.now() - started) / 1000, device: result.device.adapter ?? null,
+      training: result.trainEnd,
+      bothBehaviors: chosen ? chosen.mem / chosen.total >= 0.1 && chosen.gen / chosen.total >= 0.1 : null,
     },
-    { task, preset, backend, overrides },
-  );
-  const s = result.run?.summary as { best?: { step: number; mem: number; gen: number; other: number; total: number; decode: string }; evals?: unknown[] } | undefined;
-  const best = s?.best ?? null;
-  const report = {
-    kind: 'memgen-reproduce',
-    version: 1,
-    createdAt: new Date().toISOString(),
-    task, preset, backend,
-    device: { adapter: result.device.adapter ?? null, backend: result.device.backend },
-    config: result.cfg,
-    status: result.end,
-    wallSeconds: (Date.now() - started) / 1000,
-    chosenCheckpoint: best && {
-      step: best.step, decode: best.decode,
-      mem: best.mem, gen: best.gen, other: best.other, total: best.total,
-      memPct: (100 * best.mem) / best.total, genPct: (100 * best.gen) / best.total, otherPct: (100 * best.other) / best.total,
-      bothBehaviors: best.mem / best.total >= 0.1 && best.gen / best.total >= 0.1,
-    },
-    evals: s?.evals ?? [],
   };
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(report, null, 2));
-  if (args['save-checkpoint'] && result.checkpointBase64) {
+  writeFileSync(out, JSON.stringify(full, null, 2));
+  if (result.html) writeFileSync(out.replace(/\.json$/, '') + '.html', result.html);
+  if (args['save-checkpoint']) {
     writeFileSync(args['save-checkpoint'], Buffer.from(result.checkpointBase64, 'base64'));
-    console.log(`checkpoint written to ${args['save-checkpoint']}`);
+    console.log(`\ncheckpoint written to ${args['save-checkpoint']}`);
   }
-  console.log(`report written to ${out}`);
-  console.log(JSON.stringify(report.chosenCheckpoint));
-  if (result.end.status !== 'done') process.exitCode = 1;
+  console.log(`\nreport written to ${out}`);
+  console.log(`chosen checkpoint: ${JSON.stringify(chosen)}  both behaviors (>=10% each): ${full.reproduce.bothBehaviors}`);
+  if (result.trainEnd && result.trainEnd.status !== 'done') process.exitCode = 1;
 } finally {
   await d.close();
 }

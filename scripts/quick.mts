@@ -1,0 +1,10 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { TrainRun, defaultTrainConfig } from '/work/main/src/lib/train/trainer.ts';
+import { getOps } from '/work/main/src/lib/models/gpt2/index.ts';
+await tf.setBackend(process.argv[2] ?? 'wasm');
+const cfg = { ...defaultTrainConfig((process.argv[3] ?? 'cipher') as any, 'tiny'), steps: Number(process.argv[4] ?? 300), evalEvery: Number(process.argv[5] ?? 100), evalLimit: 50, answerOnlyLoss: process.env.AO === '1', lr: Number(process.env.LR ?? 3e-3), weightDecay: Number(process.env.WD ?? 0.1), evalLimit: 100 };
+const run = TrainRun.create(cfg, getOps('stock'));
+const t0 = Date.now();
+await run.run({ onLog: (e) => { if (e.step % 50 === 0) console.log(e.step, e.loss.toFixed(3), Math.round(e.tokensPerSec), 'tok/s', e.msPerStep.toFixed(0), 'ms'); }, onEval: (e, b) => console.log('eval', JSON.stringify(e), b) });
+console.log('total s', (Date.now() - t0) / 1000, tf.memory().numTensors);
