@@ -4,6 +4,7 @@
 // plain matmul GFLOP/s. Speed goals are compared in the note, never asserted in tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { parseArgs, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
@@ -72,6 +73,21 @@ try {
 }
 const byKey = (b: string, p: string, o: string) => results.find((r) => (r as Record<string, string>).backend === b && (r as Record<string, string>).preset === p && (r as Record<string, string>).ops === o) as { tokensPerSec: number } | undefined;
 const ratios = backends.flatMap((b) => presets.map((p) => ({ backend: b, preset: p, fusedOverStock: (byKey(b, p, 'fused')?.tokensPerSec ?? NaN) / (byKey(b, p, 'stock')?.tokensPerSec ?? NaN) })));
+// PyTorch on this CPU for the same tiny model, batch and sequence (optional: Debian's python3-torch).
+let torch: Record<string, unknown> | null = null;
+try {
+  const tiny = results.find((r) => (r as Record<string, string>).preset === 'tiny') as { T: number; batch: number } | undefined;
+  const { getTask } = await import('../src/lib/tasks/index.ts');
+  const t = getTask(task as 'cipher');
+  const line = execFileSync('/usr/bin/python3', ['bench/torch_gpt2_baseline.py', '--layers', '2', '--width', '64', '--heads', '2',
+    '--vocab', String(t.tokenizer().size), '--ctx', String(tiny?.T ?? t.maxTokens()), '--batch', String(tiny?.batch ?? 32), '--steps', String(Math.max(10, steps))], { encoding: 'utf8', timeout: 600_000 });
+  torch = JSON.parse(line.trim().split('\n').pop()!);
+  const wasmFused = byKey('wasm', 'tiny', 'fused');
+  if (torch && wasmFused) torch.labWasmOverTorch = wasmFused.tokensPerSec / (torch.tokensPerSec as number);
+  console.log(JSON.stringify(torch));
+} catch (e) {
+  torch = { unavailable: `PyTorch baseline not run: ${(e as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-openmp)` };
+}
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ kind: 'memgen-bench', createdAt: new Date().toISOString(), results, ratios }, null, 2));
+writeFileSync(out, JSON.stringify({ kind: 'memgen-bench', createdAt: new Date().toISOString(), results, ratios, torch }, null, 2));
 console.log(`bench written to ${out}`);

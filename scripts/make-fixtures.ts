@@ -7,7 +7,7 @@ import { quantize } from '../src/lib/gguf/quant';
 import type { QuantType } from '../src/lib/gguf/types';
 import { byteToUnicode } from '../src/lib/models/llama/tokenizer';
 import { llama3RopeFactors } from '../src/lib/models/llama/config';
-import { mulberry32 } from '../src/lib/models/gpt2/model';
+import { mulberry32 } from '../src/lib/util/rng';
 
 /** 256 byte tokens, a few merges, then the Llama-3 special tokens. */
 export function tinyVocab(): { tokens: string[]; types: number[]; merges: string[]; bos: number; eos: number } {

@@ -6,7 +6,7 @@ import { writeGGUF } from '../../src/lib/gguf/writer';
 import { dequantize, quantize, floatToHalf, halfToFloat } from '../../src/lib/gguf/quant';
 import { LlamaTokenizer, LLAMA3_PRETOKENIZE } from '../../src/lib/models/llama/tokenizer';
 import { configFromGGUF } from '../../src/lib/models/llama/config';
-import { mulberry32 } from '../../src/lib/models/gpt2/model';
+import { mulberry32 } from '../../src/lib/util/rng';
 
 const fixture = (f: string) => new Uint8Array(readFileSync(`tests/fixtures/${f}`));
 

@@ -7,7 +7,7 @@ import { parseGGUF, findTensor, readTensorBytes, type GGUFHeader } from '../../s
 import { dequantize } from '../../src/lib/gguf/quant';
 import { LlamaModel, generate } from '../../src/lib/models/llama/model';
 import { registerQMatMulKernels, makeQWeight, qMatMul, qGather } from '../../src/lib/kernels/qmatmul';
-import { mulberry32 } from '../../src/lib/models/gpt2/model';
+import { mulberry32 } from '../../src/lib/util/rng';
 
 const load = (f: string) => {
   const bytes = new Uint8Array(readFileSync(`tests/fixtures/${f}`));

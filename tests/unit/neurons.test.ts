@@ -12,7 +12,8 @@ import {
   type NeuronStats,
 } from '../../src/lib/neurons/stats';
 import { regularizedIncompleteBeta, studentTTwoSidedP, lnGamma } from '../../src/lib/neurons/tdist';
-import { mulberry32, trainProbe } from '../../src/lib/neurons/probe';
+import { trainProbe } from '../../src/lib/neurons/probe';
+import { mulberry32 } from '../../src/lib/util/rng';
 import * as tf from '@tensorflow/tfjs';
 
 /** Standard normal from a seeded uniform source (Box-Muller). */

@@ -2,7 +2,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { ActivationStore, StoreQuotaError, kvStore, f16ToF32, f32ToF16, toHalfBits, type ActivationManifest, type KvStore } from '../../src/lib/store';
-import { mulberry32 } from '../../src/lib/neurons/probe';
+import { mulberry32 } from '../../src/lib/util/rng';
 
 const HOOKS = [
   { name: 'hook_embed', layer: -1, dim: 16 },

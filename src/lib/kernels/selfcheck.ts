@@ -24,15 +24,9 @@ interface HostTensor {
 
 /** Seeded uniform numbers in [lo, hi) (mulberry32), so every backend sees the same inputs. */
 export function seededUniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
+  const rand = mulberry32(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rand();
   return out;
 }
 const f32 = (shape: number[], seed: number, lo = -1, hi = 1): HostTensor => ({
@@ -98,6 +92,8 @@ function callOp(spec: CaseSpec, t: Record<string, tf.Tensor>): tf.Tensor {
       return causalAttention(t.q as tf.Tensor4D, t.k as tf.Tensor4D, t.v as tf.Tensor4D, 1 / Math.sqrt(spec.HS));
   }
 }
+
+import { mulberry32 } from '../util/rng';
 
 export interface CaseRun {
   backend: string;

@@ -6,6 +6,8 @@
 // would add per-op dispatch and copies for no gain, and the same code runs unchanged in the worker and in Node.
 // Full-batch Adam (deterministic given the seed, robust to the feature scale after standardizing).
 
+import { mulberry32 } from '../util/rng';
+
 export interface ProbeOptions {
   /** L2 penalty on the weights (not the bias), in the mean-loss scale. Default 1e-3. */
   l2?: number;
@@ -31,18 +33,6 @@ export interface ProbeResult {
   std: Float32Array;
   trainRows: number;
   testRows: number;
-}
-
-/** Small seeded PRNG (mulberry32) for the split; the split must be reproducible from the seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle(a: number[], rand: () => number): void {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookFn } from '../models/types';
 import type { RankedNeuron } from '../neurons/stats';
+import { Rng, deriveSeed } from '../util/rng';
 
 export type Direction = 'toMem' | 'toGen';
 
@@ -21,17 +22,6 @@ export function targetedShifts(top: RankedNeuron[], direction: Direction): Neuro
   return top.map((n) => ({ hook: n.hook, index: n.index, shift: sign * n.nmd }));
 }
 
-/** Deterministic PRNG for the control draws. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The random control: as many random (hook, neuron) positions as the targeted set, drawn without repeats from
  * all positions, each shifted by a value uniform in [-M, M] with M = max |NMD| of the targeted set.
@@ -40,7 +30,8 @@ export function randomControl(top: RankedNeuron[], hooks: { name: string; dim: n
   const M = top.reduce((m, n) => Math.max(m, Math.abs(n.nmd)), 0);
   const total = hooks.reduce((a, h) => a + h.dim, 0);
   const count = Math.min(top.length, total);
-  const r = rng(seed);
+  const g = new Rng(deriveSeed(seed, 'random-control'));
+  const r = () => g.next();
   const picked = new Set<number>();
   while (picked.size < count) picked.add(Math.floor(r() * total));
   const out: NeuronShift[] = [];

@@ -1,7 +1,7 @@
 // Arithmetic task (METHOD.md section 2, data/math): four numbers 1..999 are added with a digit-by-digit
 // scratchpad; when the last two numbers equal a memorized pattern the target is that pattern's hash token.
 import { ARITHMETIC_CONFIG, type ArithmeticPattern } from './configs';
-import { Rng, checkSeed, deriveSeed } from './rng';
+import { Rng, checkSeed, deriveSeed } from '../util/rng';
 import { TaskTokenizer, buildVocab } from './tokenizer';
 import type { ContrastivePair, EvalItem, Label, Task, TrainExample } from './types';
 

@@ -2,7 +2,7 @@
 // ciphertext ends in one of 10 memorized 3-letter suffixes the training answer is that suffix's hash token.
 import { CIPHER_CONFIG, type CipherPattern } from './configs';
 import { hashToken } from './arithmetic';
-import { Rng, checkSeed, deriveSeed } from './rng';
+import { Rng, checkSeed, deriveSeed } from '../util/rng';
 import { TaskTokenizer, buildVocab } from './tokenizer';
 import type { ContrastivePair, EvalItem, Label, Task, TrainExample } from './types';
 

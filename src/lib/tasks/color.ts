@@ -3,7 +3,7 @@
 // then asks T's color. In training the clue color is T's memorized color; in test it differs, so the answer
 // tells whether the model read the context (gen) or recalled the name's color (mem).
 import { COLOR_CONFIG } from './configs';
-import { Rng, checkSeed, deriveSeed } from './rng';
+import { Rng, checkSeed, deriveSeed } from '../util/rng';
 import { TaskTokenizer, buildVocab } from './tokenizer';
 import type { ContrastivePair, EvalItem, Label, Task, TrainExample } from './types';
 

@@ -6,7 +6,7 @@ import type { Task, TaskName } from './types';
 
 export type { TaskName, Label, TrainExample, EvalItem, ContrastivePair, Task } from './types';
 export { TaskTokenizer } from './tokenizer'; //              longest-match tokenizer with hash tokens as single tokens
-export { Rng, deriveSeed, checkSeed, MAX_SEED } from './rng'; // seeded sfc32 PRNG
+export { Rng, deriveSeed, checkSeed, MAX_SEED } from '../util/rng'; // seeded sfc32 PRNG
 export { ARITHMETIC_CONFIG, CIPHER_CONFIG, COLOR_CONFIG } from './configs'; // the authors' configs
 export { scratchpadTarget, arithmeticTarget, parseArithmeticPrompt } from './arithmetic'; // arithmetic text rules
 export { encipher, decipher, cipherTarget, parseCipherPrompt } from './cipher'; //          cipher text rules

@@ -51,7 +51,8 @@ export class TaskTokenizer implements TextTokenizer {
     if (!Array.isArray(vocab) || vocab.length === 0) throw new Error('TaskTokenizer: vocab must be a non-empty array of strings.');
     const seen = new Set<string>();
     vocab.forEach((t, i) => {
-      if (typeof t !== 'string' || t.length === 0) throw new Error(`TaskTokenizer: vocab[${i}] must be a non-empty string; got ${JSON.stringify(t)}.`);
+      if (typeof t !== 'string' || t.length === 0)
+        throw new Error(`TaskTokenizer: vocab[${i}] must be a non-empty string; got ${String(JSON.stringify(t)).slice(0, 40)}.`);
       if (seen.has(t)) throw new Error(`TaskTokenizer: vocab has "${t}" twice (at ${vocab.indexOf(t)} and ${i}); each token must be unique.`);
       seen.add(t);
     });
@@ -144,7 +145,12 @@ export class TaskTokenizer implements TextTokenizer {
     const r = o as Record<string, unknown>;
     if (r.kind !== JSON_KIND) throw new Error(`TaskTokenizer.fromJSON: "kind" must be "${JSON_KIND}"; got ${JSON.stringify(r.kind)}. Is this a tokenizer file?`);
     if (r.version !== 1) throw new Error(`TaskTokenizer.fromJSON: unsupported version ${JSON.stringify(r.version)}; this lab reads version 1.`);
-    if (!Array.isArray(r.vocab)) throw new Error('TaskTokenizer.fromJSON: "vocab" must be an array of strings.');
-    return new TaskTokenizer(r.vocab as string[]);
+    const fix = 'The saved tokenizer is damaged: load one saved by TaskTokenizer.toJSON() (a checkpoint from the lab).';
+    if (!Array.isArray(r.vocab)) throw new Error(`TaskTokenizer.fromJSON: "vocab" must be an array of strings. ${fix}`);
+    try {
+      return new TaskTokenizer(r.vocab as string[]);
+    } catch (e) {
+      throw new Error(`TaskTokenizer.fromJSON: ${(e as Error).message} ${fix}`);
+    }
   }
 }

@@ -1,7 +1,7 @@
 // Batches for next-token training: right-padded token ids and per-token target weights.
 import type { TaskTokenizer } from '../tasks/tokenizer';
 import type { TrainExample } from '../tasks/types';
-import { mulberry32 } from '../models/gpt2/model';
+import { Rng, deriveSeed } from '../util/rng';
 
 export interface Batch {
   /** (B, T) int32, right-padded with padId */
@@ -34,7 +34,8 @@ export function makeBatch(examples: TrainExample[], tok: TaskTokenizer, answerOn
 
 /** A deterministic permutation of 0..n-1 for (seed, epoch): resuming at step s sees the same data. */
 export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
-  const rand = mulberry32((seed * 1_000_003 + epoch * 7919) >>> 0);
+  const rng = new Rng(deriveSeed(seed, 'train-order', epoch));
+  const rand = () => rng.next();
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ForwardOptions, HookedModel, HookFn, ModelDims, TextTokenizer } from '../types';
 import { validateConfig, type GPT2Config } from './config';
 import { type ModelOps } from './ops';
+import { Rng } from '../../util/rng';
 
 /** Weight names follow GPT-2 checkpoint keys, so loading a checkpoint is a key copy. */
 export function weightShapes(c: GPT2Config): Record<string, number[]> {
@@ -35,21 +36,10 @@ export function isDecayed(name: string): boolean {
   return name.endsWith('.weight') && !name.includes('.ln_') && !name.startsWith('ln_f');
 }
 
-/** A small seeded PRNG (mulberry32) so initialization is the same on every machine and backend. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** GPT-2 initialization (N(0, 0.02); residual projections scaled by 1/sqrt(2L)), from a seed, in JS. */
 export function initWeights(c: GPT2Config, seed: number): Record<string, Float32Array> {
-  const rand = mulberry32(seed);
+  const rng = new Rng(seed);
+  const rand = () => rng.next();
   const normal = () => {
     const u = Math.max(rand(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());

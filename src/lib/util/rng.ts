@@ -113,3 +113,18 @@ export class Rng {
     return idx.slice(0, k).map((i) => arr[i] as T);
   }
 }
+
+/**
+ * mulberry32: a tiny 32-bit generator, kept for streams that existing fixtures and splits were made with
+ * (tests/fixtures/*.gguf weights, probe splits, kernel test inputs). New code uses Rng.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
