@@ -113,6 +113,18 @@ export class AnalysisService {
     return this.s?.info ?? null;
   }
 
+  /** What the session holds, so a page opened later shows the work done elsewhere (e.g. the guided path). */
+  sessionState(): { active: ActiveModelInfo | null; pairs: PairSummary | null; storeId: string | null; analysis: AnalysisView | null; steering: { cells: SteerCell[]; baseline: EvalCounts } | null } {
+    const s = this.s;
+    return {
+      active: s?.info ?? null,
+      pairs: s?.pairSummary ?? null,
+      storeId: s?.storeId ?? null,
+      analysis: s?.analysis ? view(s.analysis) : null,
+      steering: s?.steering ?? null,
+    };
+  }
+
   private need(): Session {
     if (!this.s) throw new Error('No model is loaded: pick a trained run or a shipped checkpoint first.');
     return this.s;
