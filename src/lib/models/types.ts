@@ -60,9 +60,21 @@ export interface HookedModel {
   readonly tokenizer: TextTokenizer;
   /** All hook names this model offers, in forward order. */
   hookNames(): string[];
+  /**
+   * How this model wants a task prompt as tokens, when it is not "bos + encode(prompt)" (e.g. LLaMA on the cipher
+   * task wraps it in the chat template, as the authors trained it). Set by whoever hands the model to a task.
+   */
+  encodePrompt?: (prompt: string) => number[];
   /** tokens: int32 [B, T] -> logits float32 [B, T, V]. Runs the hooks given in opts. */
   forward(tokens: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
   dispose(): void;
+}
+
+/** A task prompt as this model's input tokens. */
+export function promptTokens(model: HookedModel, prompt: string): number[] {
+  if (model.encodePrompt) return model.encodePrompt(prompt);
+  const ids = model.tokenizer.encode(prompt);
+  return model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId, ...ids] : ids;
 }
 
 /** Parses a hook name into its block index (-1 when it is outside the blocks). */

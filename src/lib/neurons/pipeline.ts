@@ -4,7 +4,7 @@
 //   3. analyze:  NMD and Pearson r per neuron, ranking by |r|, top fractions, per-layer probes.
 import * as tf from '@tensorflow/tfjs';
 import type { HookedModel, HookFn } from '../models/types';
-import { hookLayer } from '../models/types';
+import { hookLayer, promptTokens } from '../models/types';
 import type { ContrastivePair, EvalItem, Label, Task } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
 import { ActivationStore } from '../store/activations';
@@ -123,10 +123,7 @@ export async function lastTokenActivations(model: HookedModel, prompts: number[]
   return out;
 }
 
-export function encodePrompt(model: HookedModel, prompt: string): number[] {
-  const ids = model.tokenizer.encode(prompt);
-  return model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId, ...ids] : ids;
-}
+export const encodePrompt = promptTokens;
 
 /** Records both prompts of each kept pair (mem = 1, gen = 0) into `store`, resuming after its durable rows. */
 export async function recordPairs(

@@ -1,7 +1,7 @@
 // The lab's state lives in the URL query (?page=train&task=cipher&seed=1...), so a link reproduces a view.
 // Unknown or bad parameters are collected in `urlWarnings`, shown to the user, and ignored.
 
-export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'device'] as const;
+export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'] as const;
 export type PageName = (typeof PAGES)[number];
 
 /** Every parameter the lab understands, with a validator. */

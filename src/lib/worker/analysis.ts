@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 // activations to IndexedDB, analyze, steer (with random controls), consistency. Written once against the
 // HookedModel interface, so any model (GPT-2, LLaMA) goes through the same code.
 import { GPT2, getOps, type OpsImpl } from '../models/gpt2';
-import type { HookedModel } from '../models/types';
+import { promptTokens, type HookedModel } from '../models/types';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { TaskTokenizer } from '../tasks/tokenizer';
 import { getTask } from '../tasks';
@@ -40,6 +40,8 @@ export interface PairSummary {
 
 interface Session {
   model: HookedModel;
+  /** Whether this service made the model (and so disposes it); a LLaMA belongs to the LLaMA service. */
+  owned: boolean;
   task: Task;
   info: ActiveModelInfo;
   padId: number;
@@ -85,7 +87,7 @@ export class AnalysisService {
     const ck = decodeCheckpoint(buf);
     const h = ck.header;
     if (h.task === 'mixed') throw new Error('Mixed-task checkpoints are not supported on this page yet.');
-    this.s?.model.dispose();
+    this.release();
     const tok = TaskTokenizer.fromJSON(h.tokenizer);
     const model = new GPT2(h.config, ck.tensors, tok, getOps(this.opsImpl));
     const info: ActiveModelInfo = { source: label, task: h.task, preset: h.preset, step: h.step, dims: model.dims, hooks: model.hookNames(), eval: h.eval };
@@ -97,16 +99,21 @@ export class AnalysisService {
       config: h.train, loss: losses.filter((_, i) => i % k === 0 || i === losses.length - 1), evals,
       chosen: h.eval ? { ...h.eval } : null,
     };
-    this.s = { model, task: getTask(h.task), info, padId: tok.padId, training, consistency: [] };
+    this.s = { model, owned: true, task: getTask(h.task), info, padId: tok.padId, training, consistency: [] };
     return info;
   }
 
   /** Any HookedModel (e.g. LLaMA) can become the active model through this. */
   useModel(model: HookedModel, task: TaskName, source: string, padId = 0): ActiveModelInfo {
-    this.s?.model.dispose();
+    this.release();
     const info: ActiveModelInfo = { source, task, preset: model.kind, step: 0, dims: model.dims, hooks: model.hookNames(), eval: null };
-    this.s = { model, task: getTask(task), info, padId, consistency: [] };
+    this.s = { model, owned: false, task: getTask(task), info, padId, consistency: [] };
     return info;
+  }
+
+  private release(): void {
+    if (this.s?.owned) this.s.model.dispose();
+    this.s = null;
   }
 
   active(): ActiveModelInfo | null {
@@ -270,8 +277,7 @@ export class AnalysisService {
       control: steeringHooks(randomControl(top, hooks, o.controlSeed ?? 1000), o.alpha, dims),
     };
     const enc = (t: string) => s.model.tokenizer.encode(t);
-    const bos = s.model.tokenizer.bosId;
-    const prompt = bos !== undefined ? [bos, ...enc(item.prompt)] : enc(item.prompt);
+    const prompt = promptTokens(s.model, item.prompt);
     const out: Record<string, { output: string; label: Label; logPMem: number; logPGen: number }> = {};
     for (const [name, h] of Object.entries(variants)) {
       const r = await decodeAndLabel(s.model, s.task, [item], { decode: 'greedy', hooks: h, padId: s.padId });

@@ -6,6 +6,7 @@ import { JobTracker, type ProgressFn } from './jobs';
 import { TrainingService } from './training';
 import { AnalysisService } from './analysis';
 import { LlamaService } from '../models/llama/service';
+import { promptIds } from '../models/llama/finetune';
 
 export class LabApi {
   private backend: BackendName | null = null;
@@ -21,6 +22,8 @@ export class LabApi {
   /** Hands the loaded LLaMA to the Neurons and Steer pages as the active model for `task`. */
   useLlamaForAnalysis(task: 'arithmetic' | 'cipher' | 'color'): ReturnType<AnalysisService['useModel']> {
     const m = this.llama.getModel();
+    // The authors trained the cipher task inside the chat template; prompts go to the model the same way.
+    m.encodePrompt = task === 'cipher' ? (p: string) => promptIds(m, { chat: true, systemPrompt: 'You are a helpful assistant.' }, p) : undefined;
     return this.analysis.useModel(m, task, `LLaMA ${this.llama.info().name ?? ''}`.trim(), m.tokenizer.eosId);
   }
 

@@ -4,3 +4,4 @@ export { configFromGGUF, llama3RopeFactors, type LlamaConfig } from './config'; 
 export { LlamaTokenizer, type ChatMessage } from './tokenizer'; // byte-level BPE + Llama-3 chat format
 export { LoraAdapters, loraTrainStep, loraOptimizer, lmLoss, DEFAULT_LORA, type LoraConfig, type LoraBatch } from './lora'; // adapters, train step, GGUF adapter files
 export { LlamaService, type LlamaInfo, type DownloadProgress, type GenerateRequest } from './service'; // worker-facing service (lab.llama)
+export { fineTune, defaultFineTuneConfig, promptIds, exampleIds, evaluateLlama, type FineTuneConfig } from './finetune'; // LoRA fine-tuning on a task

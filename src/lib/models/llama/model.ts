@@ -50,6 +50,8 @@ export class LlamaModel implements HookedModel {
   readonly kind = 'llama' as const;
   readonly dims: ModelDims;
   linearHook: LinearHook | null = null;
+  /** Set when a task wants its prompts in a template (see HookedModel.encodePrompt). */
+  encodePrompt?: (prompt: string) => number[];
   private readonly invFreq: Float64Array; // (HS/2) rotation frequency per pair, LLaMA-3 factors applied
   private readonly names: string[];
 

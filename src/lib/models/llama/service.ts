@@ -5,6 +5,13 @@ import * as Comlink from 'comlink';
 // reports its shape and memory, generates text, and hands the HookedModel to recording/steering code.
 import { parseGGUF, readGGUFHeader, type GGUFHeader, type GGUFSource } from '../../gguf/reader';
 import { LlamaModel, generate } from './model';
+import { configFromGGUF } from './config';
+import { LlamaTokenizer } from './tokenizer';
+import { isQFormat } from '../../kernels/qmatmul';
+import { LoraAdapters, type LoraConfig } from './lora';
+import { createAdapters, defaultFineTuneConfig, fineTune, type FineTuneConfig, type FineTuneEval, type FineTuneLog } from './finetune';
+import { JobTracker, CancelledError, type Progress } from '../../worker/jobs';
+import { newRun, saveArtifacts, saveRun, type RunRecord } from '../../store/runs';
 
 export interface LlamaInfo {
   name: string;
@@ -56,7 +63,70 @@ export interface GenerateResult {
   promptIds: number[];
 }
 
+/** What a GGUF header says about a model, before any weight is allocated. */
+export interface LlamaPlan {
+  name: string;
+  arch: string;
+  nLayer: number;
+  dModel: number;
+  nHead: number;
+  nHeadKv: number;
+  vocabSize: number;
+  nCtx: number;
+  quantTypes: Record<string, number>;
+  fileBytes: number;
+  /** Device bytes of the weights once loaded (quantized blocks stay packed, the rest becomes F32). */
+  weightBytes: number;
+  /** The largest single weight buffer: it must fit maxStorageBufferBindingSize and maxBufferSize. */
+  largestBuffer: { name: string; bytes: number };
+}
+
+export interface AdapterInfo {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targets: string[];
+  params: number;
+  /** Where it came from: "fine-tune (best at step 40)", "file foo.gguf"... */
+  source: string;
+}
+
+export interface FineTuneEvents {
+  onStart?: (i: { jobId: string; runId: string; config: FineTuneConfig; adapterParams: number }) => void;
+  onLog?: (e: FineTuneLog) => void;
+  onEval?: (e: FineTuneEval, isBest: boolean) => void;
+  onProgress?: (p: Progress) => void;
+  onDone?: (status: 'done' | 'cancelled' | 'failed', message?: string) => void;
+}
+
+export interface FineTuneSummary {
+  status: 'done' | 'cancelled' | 'failed';
+  message?: string;
+  runId: string;
+  best: FineTuneEval | null;
+  steps: number;
+}
+
 const CACHE_NAME = 'memgen-models';
+
+/** Plans a load from the header alone (dims, quant types, device bytes), with the same checks as loading. */
+export function planFromHeader(h: GGUFHeader, name: string): LlamaPlan {
+  const c = configFromGGUF(h); // throws on a wrong architecture or inconsistent dims
+  LlamaTokenizer.fromGGUF(h); // throws on an unsupported tokenizer
+  const quantTypes: Record<string, number> = {};
+  let weightBytes = 0, largest = { name: '', bytes: 0 };
+  for (const t of h.tensors) {
+    quantTypes[t.type] = (quantTypes[t.type] ?? 0) + 1;
+    if (t.dims.length !== 2) continue; // norms and rope factors: small
+    const bytes = t.type === 'F32' || !isQFormat(t.type) ? t.nElements * 4 : t.nBytes;
+    weightBytes += bytes;
+    if (bytes > largest.bytes) largest = { name: t.name, bytes };
+  }
+  return {
+    name, arch: 'llama', nLayer: c.nLayer, dModel: c.dModel, nHead: c.nHead, nHeadKv: c.nHeadKv, vocabSize: c.vocabSize,
+    nCtx: c.nCtx, quantTypes, fileBytes: h.fileSize, weightBytes, largestBuffer: largest,
+  };
+}
 
 /** Only https, or http on this machine: model files are large and must not travel in clear over a network. */
 export function checkModelUrl(url: string): URL {
@@ -125,6 +195,12 @@ export class LlamaService {
   private model: LlamaModel | null = null;
   private header: GGUFHeader | null = null;
   private name = '';
+  /** A file whose header was read (inspect*) but whose weights are not loaded yet. */
+  private pending: { blob: Blob; header: GGUFHeader; name: string } | null = null;
+  private adapter: LoraAdapters | null = null;
+  private adapterSource = '';
+  private tuning: JobTracker | null = null;
+  private nextJob = 1;
 
   /** Load from bytes in memory. */
   async loadFromBuffer(buf: ArrayBuffer, name: string): Promise<LlamaInfo> {
@@ -155,6 +231,7 @@ export class LlamaService {
   }
 
   private async load(src: GGUFSource, h: GGUFHeader, name: string): Promise<LlamaInfo> {
+    this.assertIdle();
     const m = await LlamaModel.fromGGUF(src, h);
     this.unload();
     this.model = m;
@@ -196,9 +273,179 @@ export class LlamaService {
   }
 
   unload(): void {
+    this.assertIdle();
+    this.adapter?.dispose();
+    this.adapter = null;
     this.model?.dispose();
     this.model = null;
     this.header = null;
+  }
+
+  // ---- reading the header before allocating --------------------------------------------------------
+
+  /** Reads a File/Blob's header only; `loadInspected()` then loads it. Throws on a wrong architecture or a broken file. */
+  async inspectBlob(blob: Blob, name: string): Promise<LlamaPlan> {
+    const header = await readGGUFHeader(blob);
+    const plan = planFromHeader(header, name);
+    this.pending = { blob, header, name };
+    return plan;
+  }
+
+  /** Downloads (or takes from the Cache API) and reads the header; `loadInspected()` then loads it. */
+  async inspectUrl(url: string, onProgress?: (p: DownloadProgress) => void): Promise<LlamaPlan> {
+    const u = checkModelUrl(url);
+    const cache = typeof caches !== 'undefined' ? await caches.open(CACHE_NAME).catch(() => null) : null;
+    const hit = await cache?.match(u.href);
+    let blob: Blob;
+    if (hit) {
+      blob = await hit.blob();
+      onProgress?.({ loaded: blob.size, total: blob.size, bytesPerSec: 0, etaSec: 0, fromCache: true, resumes: 0 });
+    } else {
+      blob = await downloadWithResume(u.href, onProgress);
+      await readGGUFHeader(blob); // cache only files that parse
+      await cache?.put(u.href, new Response(blob, { headers: { 'content-length': String(blob.size) } })).catch(() => undefined);
+    }
+    return this.inspectBlob(blob, u.pathname.split('/').pop() || u.href);
+  }
+
+  /** Loads the file last inspected. */
+  async loadInspected(): Promise<LlamaInfo> {
+    const p = this.pending;
+    if (!p) throw new Error('No model file was inspected: choose a file or a URL first.');
+    const info = await this.load(p.blob, p.header, p.name);
+    this.pending = null;
+    return info;
+  }
+
+  // ---- LoRA: fine-tuning and adapter files ----------------------------------------------------------
+
+  fineTuneDefaults(task: FineTuneConfig['task']): FineTuneConfig {
+    return defaultFineTuneConfig(task);
+  }
+
+  isFineTuning(): boolean {
+    return this.tuning !== null;
+  }
+
+  /** Pauses or resumes the running fine-tune (between forward passes). */
+  pauseFineTune(paused: boolean): boolean {
+    if (this.tuning) this.tuning.paused = paused;
+    return this.tuning !== null;
+  }
+
+  /** Stops the running fine-tune at its next forward pass; the best adapter so far stays attached. */
+  cancelFineTune(): boolean {
+    if (this.tuning) this.tuning.cancelled = true;
+    return this.tuning !== null;
+  }
+
+  /**
+   * LoRA fine-tuning on a task (defaults as the authors; see finetune.ts). Resolves when the run ends; events
+   * report it live. The best adapter (#gen x #mem) is saved as run artifact "best" (GGUF bytes) and is the one
+   * attached afterwards (the last one when no evaluation ran).
+   */
+  async fineTune(opts: Partial<FineTuneConfig> & { task: FineTuneConfig['task'] }, events: FineTuneEvents = {}): Promise<FineTuneSummary> {
+    const m = this.need();
+    this.assertIdle();
+    const base = defaultFineTuneConfig(opts.task);
+    const cfg: FineTuneConfig = { ...base, ...opts, lora: { ...base.lora, ...(opts.lora ?? {}) } as LoraConfig };
+    const tracker = new JobTracker(`llama-ft-${this.nextJob++}`, events.onProgress, 'steps');
+    const adapters = createAdapters(m, cfg); // validates the LoRA config
+    this.tuning = tracker;
+    const record: RunRecord = newRun('train', `LLaMA LoRA ${this.name} on ${cfg.task} (seed ${cfg.seed})`, { ...cfg, model: 'llama-lora', base: this.name });
+    let best: { eval: FineTuneEval; bytes: Uint8Array } | null = null;
+    let last: FineTuneLog | undefined;
+    const evals: FineTuneEval[] = [];
+    let status: FineTuneSummary['status'] = 'done', message: string | undefined;
+    try {
+      await saveRun(record);
+      // the old adapter is replaced by the new one (dispose it only once the run owns the model)
+      this.adapter?.dispose();
+      this.adapter = null;
+      const params = Object.values(adapters.vars).reduce((a, v) => a + v.size, 0);
+      events.onStart?.({ jobId: tracker.jobId, runId: record.id, config: cfg, adapterParams: params });
+      tracker.report('training', 0, cfg.steps);
+      await fineTune(m, adapters, cfg, {
+        checkpoint: () => tracker.checkpoint(),
+        onLog: (e) => {
+          last = e;
+          events.onLog?.(e);
+          tracker.report('training', e.step, cfg.steps, `loss ${e.loss.toFixed(4)}`);
+        },
+        onEvalProgress: (d, t) => tracker.report('decoding validation prompts', last?.step ?? 0, cfg.steps, `${d}/${t} prompts`),
+        onEval: async (e, bytes) => {
+          evals.push(e);
+          if (bytes) {
+            best = { eval: e, bytes };
+            record.summary = { step: e.step, steps: cfg.steps, loss: last?.loss, best: e, evals, task: cfg.task };
+            await saveArtifacts(record, { best: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
+          }
+          events.onEval?.(e, bytes !== null);
+        },
+      });
+    } catch (e) {
+      if (e instanceof CancelledError) { status = 'cancelled'; message = 'Stopped. The best adapter so far is kept.'; }
+      else { status = 'failed'; message = (e as Error).message; }
+    } finally {
+      this.tuning = null;
+    }
+    // Attach the best adapter (it is what the paper analyses); the last one when no evaluation ran.
+    const b = best as { eval: FineTuneEval; bytes: Uint8Array } | null;
+    if (b) {
+      adapters.dispose();
+      this.adapter = LoraAdapters.fromGGUF(b.bytes, m);
+      this.adapterSource = `fine-tune on ${cfg.task} (best at step ${b.eval.step})`;
+    } else {
+      this.adapter = adapters;
+      this.adapterSource = `fine-tune on ${cfg.task} (step ${last?.step ?? 0}, not evaluated)`;
+    }
+    this.adapter.attach(m);
+    record.status = status === 'done' ? 'done' : status;
+    record.error = status === 'failed' ? message : undefined;
+    record.summary = { ...record.summary, step: last?.step ?? 0, steps: cfg.steps, loss: last?.loss, best: b?.eval ?? null, evals, task: cfg.task };
+    try {
+      await saveRun(record);
+    } catch (e) {
+      message = `${message ?? ''} ${(e as Error).message}`.trim();
+    }
+    events.onDone?.(status, message);
+    return { status, message, runId: record.id, best: b?.eval ?? null, steps: last?.step ?? 0 };
+  }
+
+  /** Attaches an adapter file (GGUF LoRA, e.g. from exportAdapter or llama.cpp) to the loaded model. */
+  loadAdapter(bytes: ArrayBuffer | Uint8Array, source = 'uploaded file'): AdapterInfo {
+    const m = this.need();
+    this.assertIdle();
+    const a = LoraAdapters.fromGGUF(bytes, m); // throws naming the mismatch
+    this.adapter?.dispose();
+    this.adapter = a;
+    this.adapterSource = source;
+    a.attach(m);
+    return this.adapterInfo()!;
+  }
+
+  /** The attached adapter as GGUF LoRA bytes (for download). */
+  async exportAdapter(): Promise<Uint8Array> {
+    if (!this.adapter) throw new Error('No adapter is attached: fine-tune or upload one first.');
+    return this.adapter.toGGUF();
+  }
+
+  /** Back to the base model. */
+  detachAdapter(): void {
+    this.assertIdle();
+    if (this.model) LoraAdapters.detach(this.model);
+    this.adapter?.dispose();
+    this.adapter = null;
+  }
+
+  adapterInfo(): AdapterInfo | null {
+    const a = this.adapter;
+    if (!a) return null;
+    return { ...a.cfg, targets: [...a.cfg.targets], params: Object.values(a.vars).reduce((s, v) => s + v.size, 0), source: this.adapterSource };
+  }
+
+  private assertIdle(): void {
+    if (this.tuning) throw new Error('A LoRA fine-tune is running: stop it first.');
   }
 
   private need(): LlamaModel {
