@@ -212,7 +212,7 @@ function parseFrom(bytes: Uint8Array, fileSize: number, opts: ParseOptions): GGU
   let alignment = 32;
   if ('general.alignment' in metadata) {
     const a = metadata['general.alignment'];
-    if (typeof a !== 'number' || a <= 0 || (a & (a - 1)) !== 0) {
+    if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
       throw new GGUFError(`general.alignment is ${String(a)}: it must be a power of two.`);
     }
     alignment = a;

@@ -126,6 +126,12 @@ export class ActivationStore {
     if (!(chunkBytes > 0) || !(maxBufferBytes > 0)) throw new Error('ActivationStore: chunkBytes and maxBufferBytes must be positive.');
     const maxDim = Math.max(...m.hooks.map((h) => h.dim));
     const rowBytesAll = m.hooks.reduce((a, h) => a + h.dim * 4, 0); // buffered as float32
+    // At least one row of every hook is buffered: refuse (a damaged manifest's) dims that would not fit.
+    if (rowBytesAll > maxBufferBytes)
+      throw new Error(
+        `ActivationStore: one row of all hooks needs ${(rowBytesAll / 2 ** 20).toFixed(1)} MB, more than the ${(maxBufferBytes / 2 ** 20).toFixed(1)} MB ` +
+          `row buffer of store "${m.id}". Check the hook dims, record fewer hooks, or raise maxBufferBytes.`,
+      );
     this.rowsPerChunk = Math.max(1, Math.min(Math.floor(chunkBytes / (maxDim * 4)), Math.floor(maxBufferBytes / rowBytesAll)));
     this.buf = m.hooks.map((h) => new Float32Array(this.rowsPerChunk * h.dim));
     this.bufLabels = new Uint8Array(this.rowsPerChunk);
@@ -139,19 +145,26 @@ export class ActivationStore {
     if ((await kv.get(manifestKey(parsed.data.id))) !== undefined)
       throw new Error(`ActivationStore.create: a store with id "${parsed.data.id}" exists; open it to resume or delete it first.`);
     const m: StoredManifest = { ...parsed.data, rowCount: 0, chunkRows: [] };
+    const store = new ActivationStore(m, { ...opts, kv }); // checks the buffers fit before anything is written
     try {
       await kv.set(manifestKey(m.id), m);
     } catch (e) {
       if (isQuotaError(e)) throw new StoreQuotaError(m.id, JSON.stringify(m).length, 0, e);
       throw e;
     }
-    return new ActivationStore(m, { ...opts, kv });
+    return store;
   }
 
   /** Opens an existing store to read or to resume appending after its durable rows. */
   static async open(id: string, opts: StoreOptions = {}): Promise<ActivationStore> {
     const kv = kvOf(opts);
-    const raw = await kv.get<unknown>(manifestKey(id));
+    let raw: unknown;
+    try {
+      raw = await kv.get<unknown>(manifestKey(id));
+    } catch (e) {
+      // IndexedDB itself failed to read the value back (a damaged database or value).
+      throw new Error(`ActivationStore.open: the manifest of "${id}" could not be read (${(e as Error)?.message ?? e}); delete the store and record again.`);
+    }
     if (raw === undefined) throw new Error(`ActivationStore.open: no activation store with id "${id}"; list() shows the stored ones.`);
     const parsed = StoredManifestSchema.safeParse(raw);
     if (!parsed.success)
@@ -237,7 +250,9 @@ export class ActivationStore {
       if (raw === undefined || meta === undefined)
         throw new Error(`ActivationStore "${this.m.id}": chunk ${c} of hook "${hook}" is missing from IndexedDB; the store is damaged, delete it and record again.`);
       const data = this.decode(raw, rows * dim, c, hook);
-      const { labels, promptIds } = meta as { labels: Uint8Array; promptIds: string[] };
+      const { labels, promptIds } = meta as { labels: unknown; promptIds: unknown };
+      if (!(labels instanceof Uint8Array) || labels.length !== rows || !Array.isArray(promptIds) || promptIds.length !== rows)
+        throw new Error(`ActivationStore "${this.m.id}": chunk ${c} of "${hook}" has damaged labels or prompt ids; the store is damaged, delete it and record again.`);
       yield { start, rows, dim, data, labels, promptIds };
       start += rows;
     }

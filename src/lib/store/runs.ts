@@ -1,7 +1,7 @@
 // Runs and their artifacts (checkpoints, reports) in IndexedDB, through idb-keyval.
 // Every run (training, recording, analysis, steering) is one record with its config and lineage
 // (`parent`); large artifacts are separate keys so listing runs never loads them.
-import { createStore, del, get, keys, set, setMany, type UseStore } from 'idb-keyval';
+import { createStore, del, get, keys, promisifyRequest, set, type UseStore } from 'idb-keyval';
 
 export type RunKind = 'train' | 'record' | 'analyze' | 'steer';
 export type RunStatus = 'running' | 'paused' | 'done' | 'cancelled' | 'failed' | 'interrupted';
@@ -84,9 +84,25 @@ export async function saveArtifact(run: RunRecord, name: string, data: ArrayBuff
 export async function saveArtifacts(run: RunRecord, items: Record<string, ArrayBuffer>): Promise<void> {
   const entries = Object.entries(items).map(([name, data]) => [`${run.id}/${name}`, data] as [string, ArrayBuffer]);
   const bytes = entries.reduce((a, [, d]) => a + d.byteLength, 0);
-  await guarded(`artifacts of "${run.title}"`, bytes, () => setMany(entries, stores().blobs));
+  await guarded(`artifacts of "${run.title}"`, bytes, () => putAll(entries, stores().blobs));
   for (const [name] of Object.entries(items)) run.artifacts = { ...run.artifacts, [name]: `${run.id}/${name}` };
   await saveRun(run);
+}
+
+/**
+ * All entries in one transaction. Unlike idb-keyval's setMany, a put() that throws (a value that cannot be
+ * cloned, an injected fault) aborts the transaction, so no entry is left behind unreferenced.
+ */
+function putAll(entries: [string, ArrayBuffer][], store: UseStore): Promise<void> {
+  return store('readwrite', (s) => {
+    try {
+      for (const [k, v] of entries) s.put(v, k);
+    } catch (e) {
+      s.transaction.abort();
+      throw e;
+    }
+    return promisifyRequest(s.transaction).then(() => undefined);
+  });
 }
 
 export async function loadArtifact(key: string): Promise<ArrayBuffer | undefined> {
@@ -96,6 +112,11 @@ export async function loadArtifact(key: string): Promise<ArrayBuffer | undefined
 export async function deleteRun(id: string): Promise<void> {
   const r = await getRun(id);
   if (r) for (const key of Object.values(r.artifacts)) await del(key, stores().blobs);
+  // Also every "{id}/..." key the record does not list (left by a save that failed after writing): frees space.
+  await stores().blobs('readwrite', (s) => {
+    s.delete(IDBKeyRange.bound(`${id}/`, `${id}/\uffff`));
+    return promisifyRequest(s.transaction);
+  });
   await del(id, stores().runs);
 }
 

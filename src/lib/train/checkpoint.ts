@@ -109,6 +109,9 @@ export function decodeCheckpoint(buf: ArrayBuffer): Checkpoint {
   const dataStart = Math.ceil((12 + hlen) / 8) * 8;
   const tensors: Record<string, Float32Array> = {};
   for (const e of header.tensors) {
+    // A repeated name would silently replace a tensor; "__proto__" would set the record's prototype instead.
+    if (Object.hasOwn(tensors, e.name) || e.name === '__proto__')
+      throw new CheckpointFormatError(`The checkpoint header lists tensor "${e.name}" twice or under a reserved name (the file is corrupt). ${FIX}`);
     const n = e.shape.reduce((a, b) => a * b, 1);
     if (n !== e.length) throw new CheckpointFormatError(`Tensor "${e.name}" has shape [${e.shape}] but ${e.length} values. ${FIX}`);
     if (e.offset % 4 !== 0 || dataStart + e.offset + e.length * 4 > buf.byteLength)

@@ -71,6 +71,9 @@ export class GPT2 implements HookedModel {
     public ops: ModelOps,
   ) {
     validateConfig(config);
+    const tokVocab = (tokenizer as { size?: number }).size;
+    if (tokVocab !== undefined && tokVocab !== config.vocabSize)
+      throw new Error(`The tokenizer has ${tokVocab} tokens but the model's vocabulary is ${config.vocabSize}: this checkpoint is inconsistent. Load a checkpoint saved by the lab.`);
     this.dims = { nLayer: config.nLayer, dModel: config.dModel, dMlp: 4 * config.dModel, vocabSize: config.vocabSize, nCtx: config.nCtx };
     this.params = {};
     for (const [name, shape] of Object.entries(weightShapes(config))) {
