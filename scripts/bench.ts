@@ -68,6 +68,84 @@ try {
       }
     }
   }
+  // Recording throughput: last-prompt-token activations of every residual hook, tiny model, wasm.
+  for (const backend of backends.filter((b) => b === 'wasm')) {
+    const rec = await d.page.evaluate(async ({ backend, task }) => {
+      const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
+      await (window as unknown as { lab: { useBackend: (b: string) => Promise<void> } }).lab.useBackend(backend);
+      const { GPT2, initWeights, getOps, presetConfig } = await mod('/src/lib/models/gpt2/index.ts');
+      const { getTask } = await mod('/src/lib/tasks/index.ts');
+      const { lastTokenActivations, defaultHooks, encodePrompt } = await mod('/src/lib/neurons/pipeline.ts');
+      const t = getTask(task);
+      const tok = t.tokenizer();
+      const m = new GPT2(presetConfig('tiny', tok.size, t.maxTokens()), initWeights(presetConfig('tiny', tok.size, t.maxTokens()), 1), tok, getOps('fused'));
+      const prompts = t.evalSet(1).map((it: { prompt: string }) => encodePrompt(m, it.prompt));
+      await lastTokenActivations(m, prompts.slice(0, 8), defaultHooks(m), tok.padId);
+      const t0 = performance.now();
+      for (let i = 0; i < prompts.length; i += 64) await lastTokenActivations(m, prompts.slice(i, i + 64), defaultHooks(m), tok.padId);
+      const s = (performance.now() - t0) / 1000;
+      m.dispose();
+      return { promptsPerSec: prompts.length / s, prompts: prompts.length, hooks: defaultHooks(m).length };
+    }, { backend, task });
+    const row = { kind: 'record', preset: 'tiny', backend, task, ...rec };
+    console.log(JSON.stringify(row));
+    results.push(row);
+  }
+  // LLaMA on the project's fixture (no real weights can be fetched here): load, prefill, decode, LoRA step,
+  // and llama.cpp (wllama, one thread) decoding the same file in the same browser.
+  for (const backend of backends) {
+    const lr = await d.page.evaluate(async ({ backend }) => {
+      const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
+      const { useBackend, tf } = (window as unknown as { lab: { useBackend: (b: string) => Promise<void>; tf: any } }).lab;
+      await useBackend(backend);
+      const { parseGGUF } = await mod('/src/lib/gguf/reader.ts');
+      const { LlamaModel, generate } = await mod('/src/lib/models/llama/model.ts');
+      const { LoraAdapters, loraOptimizer, loraTrainStep } = await mod('/src/lib/models/llama/lora.ts');
+      const file = 'tiny-llama-q4_k_m.gguf';
+      const buf = await (await fetch(`/tests/fixtures/${file}`)).arrayBuffer();
+      let t0 = performance.now();
+      const m = await LlamaModel.fromGGUF(buf, parseGGUF(buf));
+      const loadMs = performance.now() - t0;
+      const prompt = m.tokenizer.encode(' the cat and the dog and 12 = 3 and the cat', { addBos: true });
+      const l0 = m.forward(tf.tensor2d(prompt, [1, prompt.length], 'int32'));
+      await l0.data(); l0.dispose();
+      t0 = performance.now();
+      const l1 = m.forward(tf.tensor2d(prompt, [1, prompt.length], 'int32'));
+      await l1.data(); l1.dispose();
+      const prefillTps = prompt.length / ((performance.now() - t0) / 1000);
+      const n = 16;
+      await generate(m, prompt, { maxTokens: 2, greedy: true, stopIds: [] });
+      t0 = performance.now();
+      const gen = await generate(m, prompt, { maxTokens: n, greedy: true, stopIds: [] });
+      const decodeTps = gen.length / ((performance.now() - t0) / 1000);
+      const a = LoraAdapters.create(m);
+      const opt = loraOptimizer(a);
+      const batch = { tokens: [prompt], lossMask: [prompt.map((_: number, i: number) => (i > 0 ? 1 : 0))] };
+      await loraTrainStep(m, a, opt, batch, 1e-4);
+      t0 = performance.now();
+      for (let i = 0; i < 3; i++) await loraTrainStep(m, a, opt, batch, 1e-4);
+      const loraTps = (3 * prompt.length) / ((performance.now() - t0) / 1000);
+      m.dispose();
+      let wllamaDecodeTps: number | null = null;
+      if (backend === 'wasm') {
+        const { Wllama } = await mod('/node_modules/@wllama/wllama/esm/index.js');
+        const quiet = { ...console, debug() {}, log() {}, info() {}, warn() {} };
+        const w = new Wllama({ default: '/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: quiet });
+        await w.loadModel([new Blob([buf])], { n_threads: 1, n_gpu_layers: 0, n_ctx: 128 });
+        const text = ' the cat and the dog and 12 = 3 and the cat';
+        await w.createCompletion({ prompt: text, max_tokens: 2, temperature: 0 });
+        t0 = performance.now();
+        const res = await w.createCompletion({ prompt: text, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+        const secs = (performance.now() - t0) / 1000;
+        wllamaDecodeTps = (res.usage?.completion_tokens ?? n) / secs; // includes its prefill, so a lower bound
+        await w.exit();
+      }
+      return { file, loadMs, prefillTokensPerSec: prefillTps, decodeTokensPerSec: decodeTps, loraTrainTokensPerSec: loraTps, wllamaDecodeTokensPerSec: wllamaDecodeTps, promptTokens: prompt.length };
+    }, { backend }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
+    const row = { kind: 'llama-fixture', backend, ...lr };
+    console.log(JSON.stringify(row));
+    results.push(row);
+  }
 } finally {
   await d.close();
 }

@@ -12,6 +12,7 @@ import { AdamW, type AdamWConfig } from '../../train/adamw';
 import type { LlamaModel } from './model';
 
 /** HF module names -> GGUF tensor names. */
+import { mulberry32 } from '../../util/rng';
 export const LORA_TARGETS = {
   q_proj: 'attn_q', k_proj: 'attn_k', v_proj: 'attn_v', o_proj: 'attn_output',
   gate_proj: 'ffn_gate', up_proj: 'ffn_up', down_proj: 'ffn_down',
@@ -30,11 +31,6 @@ export interface LoraConfig {
 
 export const DEFAULT_LORA: LoraConfig = { r: 8, alpha: 32, dropout: 0.1, targets: ['q_proj', 'v_proj'] };
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
-
 export class LoraAdapters {
   /** "blk.{i}.attn_q.lora_a" (r, K) and "...lora_b" (N, r). */
   readonly vars: Record<string, tf.Variable> = {};
@@ -47,7 +43,7 @@ export class LoraAdapters {
   /** Fresh adapters for `model` (A random from `seed`, B zero). */
   static create(model: LlamaModel, cfg: LoraConfig = DEFAULT_LORA, seed = 0): LoraAdapters {
     validate(cfg);
-    const rand = mulberry(seed);
+    const rand = mulberry32(seed);
     const a = new LoraAdapters(cfg, {});
     for (let i = 0; i < model.config.nLayer; i++) {
       for (const t of cfg.targets) {

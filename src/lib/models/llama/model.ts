@@ -16,6 +16,7 @@ import { configFromGGUF, type LlamaConfig } from './config';
 import { LlamaTokenizer } from './tokenizer';
 
 /** A [N, K] weight: F32 on the device, or raw quantized blocks. */
+import { mulberry32 } from '../../util/rng';
 export type Linear = { kind: 'f32'; w: tf.Tensor2D; type: string } | { kind: 'q'; q: QWeight; type: string };
 
 export interface KVCache {
@@ -295,8 +296,7 @@ export interface GenerateOptions {
 export async function generate(model: LlamaModel, prompt: number[], o: GenerateOptions): Promise<number[]> {
   if (prompt.length === 0) throw new Error('generate: the prompt is empty; give at least one token (e.g. BOS).');
   const stop = new Set(o.stopIds ?? [model.tokenizer.eosId, model.tokenizer.tokenId('<|end_of_text|>') ?? -1]);
-  let seed = (o.seed ?? 1) >>> 0;
-  const rand = () => { seed = (seed + 0x6d2b79f5) >>> 0; let t = seed; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const rand = mulberry32(o.seed ?? 1);
   const cache = model.newCache();
   const out: number[] = [];
   try {
