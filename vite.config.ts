@@ -3,6 +3,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import type { Plugin } from 'vite';
+import { offlinePrecache } from './scripts/vite-plugin-offline.ts';
 
 /** Serves ./static-models at /static-models in dev and copies it into the build (shipped checkpoints). */
 function staticModels(): Plugin {
@@ -33,7 +34,7 @@ const isolation = {
 };
 
 export default defineConfig({
-  plugins: [svelte(), staticModels()],
+  plugins: [svelte(), staticModels(), offlinePrecache()],
   base: './',
   worker: { format: 'es' },
   // Pre-bundle every dependency up front, so a page never reloads mid-test to optimize a late discovery.

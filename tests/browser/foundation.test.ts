@@ -43,7 +43,7 @@ describe('backends', () => {
 });
 
 describe('pages', () => {
-  const pages = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'device'];
+  const pages = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'];
   for (const p of pages) {
     it(`renders the ${p} page without errors`, async () => {
       const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

@@ -1,0 +1,141 @@
+// The report's tables, defined once: the Report page shows them, the saved HTML prints them, and each one
+// downloads as CSV. A column gives the raw value (what the CSV holds) and, optionally, how it shows on screen.
+import { csvFormatRows } from 'd3';
+import type { Report } from './schema';
+
+type Cell = string | number;
+
+interface Col<T> {
+  label: string;
+  /** Raw value, written to CSV as is. */
+  value: (row: T) => Cell;
+  /** On-screen text; default: numbers to 4 significant digits, text as is. */
+  show?: (row: T) => string;
+  /** In the CSV only (e.g. an sd the screen already shows as "mean ± sd"). */
+  csvOnly?: boolean;
+}
+
+/** One table: header and raw rows (for CSV), display header and rows (for the page and the HTML report). */
+export interface ReportTable {
+  id: string;
+  title: string;
+  /** CSV header and rows: every column, raw values. */
+  head: string[];
+  raw: Cell[][];
+  /** On-screen header, text rows, and which of those columns are numbers (aligned right). */
+  viewHead: string[];
+  cells: string[][];
+  numeric: boolean[];
+  /** A line under the table (what the numbers mean). */
+  note?: string;
+}
+
+/** Plain number text: integers as is, others to 4 significant digits (no trailing zeros). */
+export function num(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? '–' : v > 0 ? '∞' : '−∞';
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}
+const pct1 = (v: number) => `${v.toFixed(1)}%`;
+const frac = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+function table<T>(id: string, title: string, rows: readonly T[], cols: Col<T>[], note?: string): ReportTable {
+  const view = cols.filter((c) => !c.csvOnly);
+  return {
+    id, title, note,
+    head: cols.map((c) => c.label),
+    raw: rows.map((r) => cols.map((c) => c.value(r))),
+    viewHead: view.map((c) => c.label),
+    numeric: view.map((c) => rows.length > 0 && rows.every((r) => typeof c.value(r) === 'number')),
+    cells: rows.map((r) => view.map((c) => {
+      if (c.show) return c.show(r);
+      const v = c.value(r);
+      return typeof v === 'number' ? num(v) : v;
+    })),
+  };
+}
+
+type Cells = NonNullable<Report['steering']>['cells'];
+
+/** Steering rows of one table: targeted shares, then the random control as mean ± sd over its seeds (percent). */
+function steeringTable(kind: 'memToGen' | 'genToMem', cells: Cells): ReportTable {
+  const rows = cells.filter((c) => c.table === kind);
+  const title = kind === 'memToGen'
+    ? 'Steering Mem → Gen (memorized prompts shifted along −NMD)'
+    : 'Steering Gen → Mem (rule-following prompts shifted along +NMD)';
+  const ctl = (k: 'gen' | 'mem' | 'other') => ({
+    label: `control % ${k}`, value: (c: Cells[number]) => c.control[k], show: (c: Cells[number]) => `${pct1(c.control[k])} ± ${c.controlSd[k].toFixed(1)}`,
+  });
+  const sd = (k: 'gen' | 'mem' | 'other') => ({ label: `control sd ${k}`, value: (c: Cells[number]) => c.controlSd[k], csvOnly: true });
+  return table(`steering-${kind}`, title, rows, [
+    { label: 'α', value: (c) => c.alpha },
+    { label: 'top fraction', value: (c) => c.topFraction, show: (c) => frac(c.topFraction) },
+    { label: 'neurons', value: (c) => c.neurons },
+    { label: 'prompts', value: (c) => c.prompts },
+    { label: '% gen', value: (c) => c.targeted.gen, show: (c) => pct1(c.targeted.gen) },
+    { label: '% mem', value: (c) => c.targeted.mem, show: (c) => pct1(c.targeted.mem) },
+    { label: '% other', value: (c) => c.targeted.other, show: (c) => pct1(c.targeted.other) },
+    ctl('gen'), ctl('mem'), ctl('other'), sd('gen'), sd('mem'), sd('other'),
+    { label: 'control seeds', value: (c) => c.controlSeeds },
+  ], 'Targeted: the top neurons shifted by α × NMD. Control: as many random neurons shifted by the same amounts (mean ± sd over seeds).');
+}
+
+/** Every table the report has data for, in page order. Empty sections are left out. */
+export function reportTables(r: Report): ReportTable[] {
+  const out: ReportTable[] = [];
+  if (r.training) {
+    const chosen = r.training.chosen?.step;
+    out.push(table('training-evals', 'Validation decodes during training', r.training.evals, [
+      { label: 'step', value: (e) => e.step, show: (e) => (e.step === chosen ? `${e.step} (chosen)` : String(e.step)) },
+      { label: 'decode', value: (e) => e.decode },
+      { label: 'mem', value: (e) => e.mem }, { label: 'gen', value: (e) => e.gen }, { label: 'other', value: (e) => e.other },
+      { label: 'total', value: (e) => e.total },
+    ]));
+  }
+  if (r.pairs) {
+    out.push(table('pair-examples', `Kept contrastive pairs (examples; ${r.pairs.kept} kept of ${r.pairs.tried})`, r.pairs.examples, [
+      { label: 'answered from memory', value: (e) => e.mem }, { label: 'answered by the rule', value: (e) => e.gen },
+    ]));
+  }
+  if (r.analysis) {
+    const a = r.analysis;
+    const dist = Object.entries(a.layerDistribution).flatMap(([f, rows]) => rows.map((x) => ({ f: Number(f), ...x })));
+    out.push(table('layer-distribution', 'Layer distribution of the top neurons', dist, [
+      { label: 'top fraction', value: (d) => d.f, show: (d) => frac(d.f) },
+      { label: 'layer', value: (d) => d.layer }, { label: 'count', value: (d) => d.count },
+      { label: 'fraction', value: (d) => d.fraction, show: (d) => frac(d.fraction) },
+    ]));
+    out.push(table('probes', 'Linear probes (mem vs gen) by layer', a.probes, [
+      { label: 'hook', value: (p) => p.hook }, { label: 'layer', value: (p) => p.layer },
+      { label: 'train accuracy', value: (p) => p.trainAcc, show: (p) => frac(p.trainAcc) },
+      { label: 'held-out accuracy', value: (p) => p.testAcc, show: (p) => frac(p.testAcc) },
+      { label: 'chance', value: (p) => p.chance, show: (p) => frac(p.chance) },
+    ]));
+    out.push(table('top-neurons', 'Top neurons by |r|', a.top, [
+      { label: 'rank', value: (n) => n.rank }, { label: 'hook', value: (n) => n.hook }, { label: 'layer', value: (n) => n.layer },
+      { label: 'neuron', value: (n) => n.index }, { label: 'r', value: (n) => n.r }, { label: 'NMD', value: (n) => n.nmd },
+      { label: 'q (BH)', value: (n) => n.q ?? '', show: (n) => (n.q === undefined ? '' : n.q.toExponential(2)) },
+    ], 'r: Pearson correlation of the activation with the label (mem = 1); NMD: mean activation on mem minus on gen.'));
+  }
+  if (r.steering) {
+    for (const k of ['memToGen', 'genToMem'] as const) {
+      if (r.steering.cells.some((c) => c.table === k)) out.push(steeringTable(k, r.steering.cells));
+    }
+  }
+  if (r.consistency.length) {
+    out.push(table('consistency', 'Consistency of the top neurons', r.consistency, [
+      { label: 'comparison', value: (c) => c.label },
+      { label: 'top fraction', value: (c) => c.topFraction, show: (c) => frac(c.topFraction) },
+      { label: 'Jaccard', value: (c) => c.jaccard }, { label: 'random Jaccard', value: (c) => c.randomJaccard },
+      { label: 'Spearman of |r|', value: (c) => c.spearmanAbsR }, { label: 'positions', value: (c) => c.positions },
+    ], 'Jaccard overlap of the two top sets beside what two random sets of the same size get; Spearman correlation of |r| over all positions.'));
+  }
+  return out;
+}
+
+/** The table as CSV text (raw values, header first). */
+export function tableCsv(t: ReportTable): string {
+  return csvFormatRows([t.head, ...t.raw.map((r) => r.map(String))]);
+}

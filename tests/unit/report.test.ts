@@ -1,0 +1,220 @@
+// Report files in Node: JSON and HTML round trips through parseReport, bad inputs refused with clear messages,
+// the tables/CSV and chart data derived from a report, and the runs file (export, import, refusal of bad files).
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import { csvParseRows } from 'd3';
+import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
+import { buildReportHtml, jsonForScript } from '../../src/lib/report/html';
+import { reportTables, tableCsv } from '../../src/lib/report/tables';
+import { evalSeries, layerBars, lossSeries, steerBars, volcanoData } from '../../src/lib/report/figures';
+import { decodeRunsFile, encodeRunsFile, exportRuns, importRuns, RunsFileError, RUNS_FILE_MAGIC } from '../../src/lib/report/runs-file';
+import { deleteRun, getRun, listRuns, loadArtifact, newRun, saveArtifacts, saveRun } from '../../src/lib/store/runs';
+import { makeReport } from './report-fixture';
+
+describe('parseReport', () => {
+  const report = makeReport();
+
+  it('reads back a report saved as JSON', () => {
+    expect(parseReport(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('reads back the report embedded in the HTML built by buildReportHtml, even with "</script>" inside strings', () => {
+    const html = buildReportHtml(report, '<figure class="chart"><svg xmlns="http://www.w3.org/2000/svg"><rect width="4" height="4"/></svg></figure>');
+    // the example pair contains "</script>": it must not end the embedded JSON early
+    expect(report.pairs!.examples[0].mem).toContain('</script>');
+    const embedded = /<script type="application\/json" id="memgen-report">([\s\S]*?)<\/script>/.exec(html)![1];
+    expect(embedded).not.toContain('</');
+    expect(parseReport(html)).toEqual(report);
+  });
+
+  it('escapes "<!--" too, and the escaped JSON is still the same JSON', () => {
+    const v = { a: 'x <!-- <script> </script> y' };
+    const s = jsonForScript(v);
+    expect(s).not.toMatch(/<!--|<\//);
+    expect(JSON.parse(s)).toEqual(v);
+  });
+
+  it('fills the consistency default when it is missing', () => {
+    const { consistency: _, ...rest } = report;
+    expect(parseReport(JSON.stringify(rest)).consistency).toEqual([]);
+  });
+
+  it('refuses bad input with a message naming the problem and the fix', () => {
+    expect(() => parseReport('{"kind": "memgen-report", ')).toThrow(/not valid JSON.*Export it again/);
+    expect(() => parseReport('<html><body>hello</body></html>')).toThrow(/no embedded MemGen report/);
+    const wrongKind = { ...report, kind: 'something-else' };
+    expect(() => parseReport(JSON.stringify(wrongKind))).toThrow(ReportFormatError);
+    expect(() => parseReport(JSON.stringify(wrongKind))).toThrow(/malformed at "kind"/);
+    const badProbe = structuredClone(report);
+    (badProbe.analysis!.probes[1] as unknown as Record<string, unknown>).testAcc = 'high';
+    expect(() => parseReport(JSON.stringify(badProbe))).toThrow(/malformed at "analysis\.probes\.1\.testAcc"/);
+    const badHtml = buildReportHtml(report, '').replace('"task":"cipher"', '"task":"poetry"');
+    expect(() => parseReport(badHtml)).toThrow(/malformed at "task"/);
+  });
+});
+
+describe('HTML report', () => {
+  const report = makeReport();
+  const html = buildReportHtml(report, '<figure class="chart" data-chart="x"><svg xmlns="http://www.w3.org/2000/svg"></svg></figure>');
+
+  it('is one self-contained file: inline CSS, no external resources, no executable script', () => {
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<style>');
+    expect(html).not.toMatch(/<link\b|\bsrc="(?!data:)|href="http/);
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+    expect(scripts).toEqual([' type="application/json" id="memgen-report"']);
+    expect(html).toContain('data-chart="x"');
+  });
+
+  it('prints every table with escaped text', () => {
+    for (const t of reportTables(report)) expect(html).toContain(`<section id="${t.id}">`);
+    expect(html).toContain('hello &lt;/script&gt; world');
+    expect(html).toContain('&amp; &quot;dog&quot;');
+    // all 10 top neurons (5% of 192, rounded) are listed
+    expect(report.analysis!.top.length).toBe(10);
+    const topSection = html.slice(html.indexOf('<section id="top-neurons">'));
+    expect(topSection.slice(0, topSection.indexOf('</section>')).match(/<tr>/g)!.length).toBe(1 + report.analysis!.top.length);
+  });
+});
+
+describe('tables and chart data', () => {
+  const report = makeReport();
+  const tables = new Map(reportTables(report).map((t) => [t.id, t]));
+
+  it('has every table, and CSVs carry the raw numbers', () => {
+    expect([...tables.keys()]).toEqual(['training-evals', 'pair-examples', 'layer-distribution', 'probes', 'top-neurons', 'steering-memToGen', 'steering-genToMem', 'consistency']);
+    const probes = csvParseRows(tableCsv(tables.get('probes')!));
+    expect(probes[0]).toEqual(['hook', 'layer', 'train accuracy', 'held-out accuracy', 'chance']);
+    expect(probes.slice(1).map((r) => Number(r[3]))).toEqual(report.analysis!.probes.map((p) => p.testAcc));
+    const steer = csvParseRows(tableCsv(tables.get('steering-memToGen')!));
+    expect(steer.length).toBe(1 + 4);
+    const c0 = report.steering!.cells[0];
+    expect(Number(steer[1][steer[0].indexOf('control sd gen')])).toBe(c0.controlSd.gen);
+    // the display shows the control as mean ± sd beside the targeted share
+    expect(tables.get('steering-memToGen')!.viewHead).not.toContain('control sd gen'); // shown as ± on screen
+    expect(tables.get('steering-memToGen')!.cells[0]).toContain(`${c0.control.gen.toFixed(1)}% ± ${c0.controlSd.gen.toFixed(1)}`);
+    const dist = csvParseRows(tableCsv(tables.get('layer-distribution')!)).slice(1);
+    const counts05 = dist.filter((r) => r[0] === '0.05').map((r) => Number(r[2]));
+    expect(counts05.reduce((a, b) => a + b, 0)).toBe(report.analysis!.top.length);
+    // text with commas and quotes survives the CSV
+    const pairs = csvParseRows(tableCsv(tables.get('pair-examples')!));
+    expect(pairs[2][0]).toBe(report.pairs!.examples[1].mem);
+  });
+
+  it('marks the chosen checkpoint on both training charts', () => {
+    const chosen = report.training!.chosen!.step;
+    for (const s of [lossSeries(report), evalSeries(report)]) {
+      const mark = s.find((x) => x.name.startsWith('chosen checkpoint'))!;
+      expect(mark.points.map((p) => p.x)).toEqual([chosen, chosen]);
+      expect(mark.points[1].y).toBeGreaterThan(mark.points[0].y);
+    }
+    expect(lossSeries(report)[0].points.length).toBe(120);
+  });
+
+  it('maps the top set onto the flattened volcano and the bars', () => {
+    const v = volcanoData(report)!;
+    expect(v.x.length).toBe(192);
+    const a = report.analysis!;
+    for (const [k, t] of a.top.entries()) {
+      const i = v.highlight[k];
+      expect(v.y[i]).toBeCloseTo(Math.abs(t.r), 6);
+      expect(v.label(i)).toBe(`${t.hook} #${t.index}`);
+    }
+    expect(layerBars(report).length).toBe(6);
+    const bars = steerBars(report, 'genToMem');
+    expect(bars.length).toBe(8);
+    expect(bars.filter((b) => b.key === 'random control').every((b) => b.error === 1.9)).toBe(true);
+  });
+
+  it('leaves out what the report lacks', () => {
+    const bare = { ...makeReport(), training: null, pairs: null, analysis: null, steering: null, consistency: [] };
+    expect(reportTables(bare)).toEqual([]);
+    expect(lossSeries(bare)).toEqual([]);
+    expect(volcanoData(bare)).toBeNull();
+  });
+});
+
+describe('runs file', () => {
+  const bytes = (n: number, seed: number) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 255; return b.buffer; };
+
+  async function seedRuns() {
+    for (const r of await listRuns()) await deleteRun(r.id);
+    const a = newRun('train', 'cipher tiny, seed 1', { task: 'cipher', steps: 40 });
+    a.status = 'done';
+    a.summary = { step: 40, best: { gen: 12 } };
+    await saveArtifacts(a, { best: bytes(10_000, 1), latest: bytes(12_345, 2) });
+    const b = newRun('analyze', 'neurons of seed 1', { top: 0.05 }, a.id);
+    b.status = 'done';
+    await saveRun(b);
+    return { a, b };
+  }
+
+  it('exports runs with their checkpoints and imports them back byte for byte', async () => {
+    const { a, b } = await seedRuns();
+    const out = await exportRuns();
+    expect(out).toMatchObject({ runs: 2, artifacts: 2, missing: [] });
+    for (const r of await listRuns()) await deleteRun(r.id);
+    expect(await listRuns()).toEqual([]);
+    const res = await importRuns(out.blob);
+    expect(res.imported.sort()).toEqual([a.id, b.id].sort());
+    const a2 = (await getRun(a.id))!;
+    expect(a2).toMatchObject({ title: a.title, kind: 'train', status: 'done', config: a.config, summary: a.summary, createdAt: a.createdAt });
+    expect(new Uint8Array((await loadArtifact(a2.artifacts.best))!)).toEqual(new Uint8Array(bytes(10_000, 1)));
+    expect(new Uint8Array((await loadArtifact(a2.artifacts.latest))!)).toEqual(new Uint8Array(bytes(12_345, 2)));
+    expect((await getRun(b.id))!.parent).toBe(a.id);
+  });
+
+  it('exports only the selected runs, and never overwrites a stored run on import', async () => {
+    const { a, b } = await seedRuns();
+    const one = await exportRuns([b.id]);
+    expect(one.runs).toBe(1);
+    expect((await decodeRunsFile(await one.blob.arrayBuffer())).map((e) => e.record.id)).toEqual([b.id]);
+    const all = await exportRuns();
+    // change a stored run: importing the file must keep the stored version
+    const a1 = (await getRun(a.id))!;
+    a1.title = 'renamed here';
+    await saveRun(a1);
+    const res = await importRuns(all.blob);
+    expect(res).toEqual({ imported: [], skipped: expect.arrayContaining([a.id, b.id]) });
+    expect((await getRun(a.id))!.title).toBe('renamed here');
+    await expect(exportRuns(['no-such-run'])).rejects.toThrow(/not found: no-such-run/);
+  });
+
+  it('refuses damaged or foreign files with a clear message and changes nothing', async () => {
+    await seedRuns();
+    const good = new Uint8Array(await (await exportRuns()).blob.arrayBuffer());
+    for (const r of await listRuns()) await deleteRun(r.id);
+    const tryImport = async (buf: Uint8Array<ArrayBuffer>) => {
+      const err = await importRuns(new Blob([buf])).then(() => null, (e: Error) => e);
+      expect(await listRuns()).toEqual([]); // nothing written
+      return err;
+    };
+    // not a runs file at all
+    let e = await tryImport(new TextEncoder().encode('{"kind":"memgen-report"}'));
+    expect(e).toBeInstanceOf(RunsFileError);
+    expect(e!.message).toMatch(new RegExp(`not a MemGen runs file.*${RUNS_FILE_MAGIC}`));
+    // cut short inside the artifacts
+    e = await tryImport(good.slice(0, good.length - 100));
+    expect(e!.message).toMatch(/cut short: artifact "(best|latest)"/);
+    // one flipped byte in a checkpoint
+    const flipped = good.slice();
+    flipped[flipped.length - 5] ^= 0xff;
+    e = await tryImport(flipped);
+    expect(e!.message).toMatch(/is damaged \(its SHA-256 does not match\)/);
+    // a header that breaks the schema
+    const hlen = new DataView(good.buffer).getUint32(RUNS_FILE_MAGIC.length, true);
+    const header = new TextDecoder().decode(good.slice(16, 16 + hlen)).replace('"kind":"train"', '"kind":"trian"');
+    const enc = new TextEncoder().encode(header);
+    const bad = new Uint8Array(16 + enc.length + good.length - 16 - hlen);
+    bad.set(good.slice(0, 16));
+    new DataView(bad.buffer).setUint32(RUNS_FILE_MAGIC.length, enc.length, true);
+    bad.set(enc, 16);
+    bad.set(good.slice(16 + hlen), 16 + enc.length);
+    e = await tryImport(bad);
+    expect(e!.message).toMatch(/header is malformed at "runs\.\d\.record\.kind"/);
+  });
+
+  it('encodes an empty selection as a valid file', async () => {
+    expect(await decodeRunsFile(await (await encodeRunsFile([])).arrayBuffer())).toEqual([]);
+  });
+});
