@@ -96,12 +96,7 @@ try {
       }
     }
     const report = await lab.analysis.report(o.backend);
-    let html = '';
-    try {
-      const { buildReportHtml } = await w.labImport('/src/lib/report/html.ts');
-      html = typeof buildReportHtml === 'function' ? buildReportHtml(report, '') : '';
-    } catch { /* the HTML builder is optional here; the Report page renders the JSON */ }
-    return { report, device, cfg, trainEnd, checkpointBase64: b64, html };
+    return { report, device, cfg, trainEnd, checkpointBase64: b64 };
   }, opts);
   const r = result.report as { training?: { chosen?: { mem: number; gen: number; other: number; total: number } | null } | null };
   const chosen = r.training?.chosen ?? null;
@@ -115,7 +110,17 @@ try {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(full, null, 2));
-  if (result.html) writeFileSync(out.replace(/\.json$/, '') + '.html', result.html);
+  // The HTML report is the Report page's own export: open the JSON there, let it draw, and save.
+  const page = await d.browser.newPage({ viewport: { width: 1366, height: 1000 }, acceptDownloads: true });
+  await page.goto(`${d.base}/?page=report`);
+  await page.setInputFiles('[data-testid=report-file]', out);
+  await page.waitForSelector('[data-testid=report-summary]', { timeout: 120_000 });
+  await page.waitForTimeout(1500); // let canvases draw
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('[data-testid=report-save-html]')]);
+  const htmlOut = out.replace(/\.json$/, '') + '.html';
+  await download.saveAs(htmlOut);
+  console.log(`\nHTML report written to ${htmlOut}`);
+  await page.close();
   if (args['save-checkpoint']) {
     writeFileSync(args['save-checkpoint'], Buffer.from(result.checkpointBase64, 'base64'));
     console.log(`\ncheckpoint written to ${args['save-checkpoint']}`);
