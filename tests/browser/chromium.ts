@@ -38,13 +38,18 @@ export async function openHarness(browser: Browser): Promise<Page> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error' && !isViteClientNoise(m.text())) errors.push(m.text());
     if (process.env.MEMGEN_DEBUG) console.log('[page]', m.text());
   });
   await page.goto(`${baseUrl()}/tests/harness/index.html`);
   await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
   (page as Page & { errors?: string[] }).errors = errors;
   return page;
+}
+
+/** The dev server runs without HMR (a busy page must never reload), so Vite's client fails to open its socket. */
+export function isViteClientNoise(text: string): boolean {
+  return /\[vite\]|WebSocket connection to 'ws:|vite\.dev\/config/.test(text);
 }
 
 export function screenshotDir(): string {

@@ -39,7 +39,7 @@ describe('activation store in Chromium', () => {
       const store = await ActivationStore.create({
         id: 'browser-roundtrip', version: 1, model: 'test', checkpoint: 'none', task: 'math', hooks,
         dtype: 'float32', createdAt: new Date().toISOString(),
-      });
+      }, { chunkBytes: 4 * 2 ** 20 }); // 4 MiB per hook per chunk: the 13 MB of each hook spans several chunks
       let writeMs = 0;
       for (let start = 0; start < rowsTotal; start += batch) {
         const rows: Record<string, Float32Array> = {};
