@@ -34,12 +34,12 @@ describe('GPU device lost during training', () => {
           // Comlink proxies every member, so each callback the worker calls must exist
           onStart: () => undefined,
           onProgress: () => undefined,
-          onLog: (e: { step: number }) => steps.push(e.step),
-          onEval: (e: { step: number }) => {
-            evals.push(e.step);
-            // after the first checkpoint is saved, destroy the device
-            if (!killed && e.step === 2) { killed = true; setTimeout(() => lab.simulateDeviceLoss(), 50); }
+          onLog: (e: { step: number }) => {
+            steps.push(e.step);
+            // step 3 runs only after step 2's checkpoint is stored: destroy the device then
+            if (!killed && e.step === 3) { killed = true; void lab.simulateDeviceLoss(); }
           },
+          onEval: (e: { step: number }) => evals.push(e.step),
           onNotice: (m: string) => { notices.push(m); steps.push(-1); },
           onDone: (status: string, message?: string) => resolve({ status, message: status === 'done' ? undefined : message }),
         }));
