@@ -47,6 +47,16 @@ export async function openHarness(browser: Browser): Promise<Page> {
   return page;
 }
 
+/**
+ * Loads lab modules as window globals with a module script tag: code passed to page.evaluate must not
+ * contain a literal `import(` (vitest rewrites it).
+ */
+export async function loadModules(page: Page, mods: Record<string, string>): Promise<void> {
+  const src = Object.entries(mods).map(([k, p]) => `import * as ${k} from '${p}'; window.${k} = ${k};`).join('\n');
+  await page.addScriptTag({ type: 'module', content: `${src}\nwindow.__modsReady = true;` });
+  await page.waitForFunction(() => (window as unknown as { __modsReady?: boolean }).__modsReady === true);
+}
+
 /** The dev server runs without HMR (a busy page must never reload), so Vite's client fails to open its socket. */
 export function isViteClientNoise(text: string): boolean {
   return /\[vite\]|WebSocket connection to 'ws:|vite\.dev\/config/.test(text);

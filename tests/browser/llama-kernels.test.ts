@@ -1,18 +1,12 @@
 // Quantized WGSL kernels against their CPU reference, and the LLaMA model on webgpu == wasm, in headless Chromium.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchChromium, openHarness } from './chromium';
-import type { Page } from 'playwright-core';
+import { launchChromium, openHarness, loadModules } from './chromium';
 
 /**
  * Loads lab modules into the page as window globals. (`await import()` written inside page.evaluate is
  * rewritten by vitest's transform into __vite_ssr_dynamic_import__, which does not exist in the page.)
  */
-async function loadModules(page: Page, mods: Record<string, string>): Promise<void> {
-  const src = Object.entries(mods).map(([k, p]) => `import * as ${k} from '${p}'; window.${k} = ${k};`).join('\n');
-  await page.addScriptTag({ type: 'module', content: `${src}\nwindow.__modsReady = true;` });
-  await page.waitForFunction(() => (window as unknown as { __modsReady?: boolean }).__modsReady === true);
-}
 
 let browser: Browser;
 beforeAll(async () => { browser = await launchChromium(); });

@@ -1,14 +1,8 @@
 // LlamaService in the browser: loadFromUrl streams from the dev server (localhost), caches in the Cache API,
 // and the second load comes from the cache; generation runs on WebGPU.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, openHarness } from './chromium';
-
-async function loadModules(page: Page, mods: Record<string, string>): Promise<void> {
-  const src = Object.entries(mods).map(([k, p]) => `import * as ${k} from '${p}'; window.${k} = ${k};`).join('\n');
-  await page.addScriptTag({ type: 'module', content: `${src}\nwindow.__modsReady = true;` });
-  await page.waitForFunction(() => (window as unknown as { __modsReady?: boolean }).__modsReady === true);
-}
+import type { Browser } from 'playwright-core';
+import { launchChromium, openHarness, loadModules } from './chromium';
 
 let browser: Browser;
 beforeAll(async () => { browser = await launchChromium(); });

@@ -3,15 +3,7 @@
 // log-probabilities of the first generated token are compared.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchChromium, openHarness } from './chromium';
-import type { Page } from 'playwright-core';
-
-/** Loads modules as window globals (vitest rewrites `await import()` inside page.evaluate). */
-async function loadModules(page: Page, mods: Record<string, string>): Promise<void> {
-  const src = Object.entries(mods).map(([k, p]) => `import * as ${k} from '${p}'; window.${k} = ${k};`).join('\n');
-  await page.addScriptTag({ type: 'module', content: `${src}\nwindow.__modsReady = true;` });
-  await page.waitForFunction(() => (window as unknown as { __modsReady?: boolean }).__modsReady === true);
-}
+import { launchChromium, openHarness, loadModules } from './chromium';
 
 let browser: Browser;
 beforeAll(async () => { browser = await launchChromium(); });

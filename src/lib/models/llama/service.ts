@@ -214,6 +214,12 @@ export class LlamaService {
 
   /** Load from https (or localhost), from the Cache API when the file was fetched before. */
   async loadFromUrl(url: string, onProgress?: (p: DownloadProgress) => void): Promise<LlamaInfo> {
+    const { blob, name } = await this.fetchCached(url, onProgress);
+    return this.loadFromBlob(blob, name);
+  }
+
+  /** The model file at `url`, from the Cache API when it was fetched before; only files that parse are cached. */
+  private async fetchCached(url: string, onProgress?: (p: DownloadProgress) => void): Promise<{ blob: Blob; name: string }> {
     const u = checkModelUrl(url);
     const cache = typeof caches !== 'undefined' ? await caches.open(CACHE_NAME).catch(() => null) : null;
     const hit = await cache?.match(u.href);
@@ -223,11 +229,10 @@ export class LlamaService {
       onProgress?.({ loaded: blob.size, total: blob.size, bytesPerSec: 0, etaSec: 0, fromCache: true, resumes: 0 });
     } else {
       blob = await downloadWithResume(u.href, onProgress);
-      // Cache only files that parse, so a broken download is not kept.
-      await readGGUFHeader(blob);
+      await readGGUFHeader(blob); // a broken download throws here and is not kept
       await cache?.put(u.href, new Response(blob, { headers: { 'content-length': String(blob.size) } })).catch(() => undefined);
     }
-    return this.loadFromBlob(blob, u.pathname.split('/').pop() || u.href);
+    return { blob, name: u.pathname.split('/').pop() || u.href };
   }
 
   private async load(src: GGUFSource, h: GGUFHeader, name: string): Promise<LlamaInfo> {
@@ -293,19 +298,8 @@ export class LlamaService {
 
   /** Downloads (or takes from the Cache API) and reads the header; `loadInspected()` then loads it. */
   async inspectUrl(url: string, onProgress?: (p: DownloadProgress) => void): Promise<LlamaPlan> {
-    const u = checkModelUrl(url);
-    const cache = typeof caches !== 'undefined' ? await caches.open(CACHE_NAME).catch(() => null) : null;
-    const hit = await cache?.match(u.href);
-    let blob: Blob;
-    if (hit) {
-      blob = await hit.blob();
-      onProgress?.({ loaded: blob.size, total: blob.size, bytesPerSec: 0, etaSec: 0, fromCache: true, resumes: 0 });
-    } else {
-      blob = await downloadWithResume(u.href, onProgress);
-      await readGGUFHeader(blob); // cache only files that parse
-      await cache?.put(u.href, new Response(blob, { headers: { 'content-length': String(blob.size) } })).catch(() => undefined);
-    }
-    return this.inspectBlob(blob, u.pathname.split('/').pop() || u.href);
+    const { blob, name } = await this.fetchCached(url, onProgress);
+    return this.inspectBlob(blob, name);
   }
 
   /** Loads the file last inspected. */
