@@ -67,10 +67,10 @@ describe('Report page', () => {
     await page.waitForSelector('[data-testid=report] [data-testid=report-neuron-map] canvas');
     expect(await page.locator('[data-testid=report-error]').count()).toBe(0);
     // let the canvas effects draw
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 9);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 10);
 
     const figs = await figureCheck(page);
-    expect(Object.keys(figs).sort()).toEqual(['report-consistency', 'report-evals', 'report-layer-distribution', 'report-loss', 'report-neuron-map',
+    expect(Object.keys(figs).sort()).toEqual(['report-consistency', 'report-cross-steering', 'report-evals', 'report-layer-distribution', 'report-loss', 'report-neuron-map',
       'report-probes', 'report-steer-genToMem', 'report-steer-memToGen', 'report-volcano']);
     // loss line + chosen mark; mem/gen/other lines + chosen mark
     expect(figs['report-loss'].paths).toBeGreaterThanOrEqual(2);
@@ -81,6 +81,8 @@ describe('Report page', () => {
     expect(figs['report-steer-memToGen'].rects).toBeGreaterThanOrEqual(8);
     expect(figs['report-steer-genToMem'].rects).toBeGreaterThanOrEqual(8);
     expect(figs['report-consistency'].rects).toBeGreaterThanOrEqual(6);
+    // one comparison with cross-steering x 2 tables x (own, cross, control)
+    expect(figs['report-cross-steering'].rects).toBeGreaterThanOrEqual(6);
     // canvas charts: most of the neuron map is painted (3 x 64 cells), the volcano has its 192 dots
     expect(figs['report-neuron-map'].canvasInk).toBeGreaterThan(1000);
     expect(figs['report-volcano'].canvasInk).toBeGreaterThan(192);
@@ -131,7 +133,7 @@ describe('Report page', () => {
     await viewer.close();
     await page.setInputFiles('[data-testid=report-file]', htmlPath);
     await page.waitForFunction(() => document.querySelector('[data-testid=report-source]')?.textContent?.includes('saved.html'));
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 9);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 10);
     expect(await page.locator('[data-testid=report-error]').count()).toBe(0);
     const again = await figureCheck(page);
     expect(again).toEqual(figs);

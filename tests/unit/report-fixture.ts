@@ -64,7 +64,11 @@ export function makeReport(seed = 7): Report {
     },
     steering: { baseline: { mem: 110, gen: 70, other: 20, total: 200 }, cells },
     consistency: [
-      { label: 'pairs seed 1 vs seed 2 (cipher)', topFraction: 0.05, jaccard: 0.41, randomJaccard: 0.026, spearmanAbsR: 0.78, positions: 192 },
+      { label: 'pairs seed 1 vs seed 2 (cipher)', topFraction: 0.05, jaccard: 0.41, randomJaccard: 0.026, spearmanAbsR: 0.78, positions: 192,
+        crossSteer: [
+          { table: 'memToGen', alpha: 1, topFraction: 0.05, prompts: 40, own: { gen: 45, mem: 50, other: 5 }, cross: { gen: 40, mem: 55, other: 5 }, control: { gen: 5, mem: 92.5, other: 2.5 } },
+          { table: 'genToMem', alpha: 1, topFraction: 0.05, prompts: 30, own: { gen: 60, mem: 36.7, other: 3.3 }, cross: { gen: 63.3, mem: 33.3, other: 3.4 }, control: { gen: 96.7, mem: 0, other: 3.3 } },
+        ] },
       { label: 'pairs seed 1 vs seed 3 (cipher)', topFraction: 0.05, jaccard: 0.37, randomJaccard: 0.026, spearmanAbsR: 0.74, positions: 192 },
     ],
   };

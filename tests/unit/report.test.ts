@@ -82,7 +82,7 @@ describe('tables and chart data', () => {
   const tables = new Map(reportTables(report).map((t) => [t.id, t]));
 
   it('has every table, and CSVs carry the raw numbers', () => {
-    expect([...tables.keys()]).toEqual(['training-evals', 'pair-examples', 'layer-distribution', 'probes', 'top-neurons', 'steering-memToGen', 'steering-genToMem', 'consistency']);
+    expect([...tables.keys()]).toEqual(['training-evals', 'pair-examples', 'layer-distribution', 'probes', 'top-neurons', 'steering-memToGen', 'steering-genToMem', 'consistency', 'cross-steering']);
     const probes = csvParseRows(tableCsv(tables.get('probes')!));
     expect(probes[0]).toEqual(['hook', 'layer', 'train accuracy', 'held-out accuracy', 'chance']);
     expect(probes.slice(1).map((r) => Number(r[3]))).toEqual(report.analysis!.probes.map((p) => p.testAcc));
@@ -99,6 +99,12 @@ describe('tables and chart data', () => {
     // text with commas and quotes survives the CSV
     const pairs = csvParseRows(tableCsv(tables.get('pair-examples')!));
     expect(pairs[2][0]).toBe(report.pairs!.examples[1].mem);
+    // cross-steering: the goal share is % gen for Mem -> Gen and % mem for Gen -> Mem
+    const cross = csvParseRows(tableCsv(tables.get('cross-steering')!));
+    const cs = report.consistency[0].crossSteer!;
+    expect(cross.length).toBe(1 + cs.length);
+    expect(Number(cross[1][cross[0].indexOf('cross % goal')])).toBe(cs[0].cross.gen);
+    expect(Number(cross[2][cross[0].indexOf('control % goal')])).toBe(cs[1].control.mem);
   });
 
   it('marks the chosen checkpoint on both training charts', () => {

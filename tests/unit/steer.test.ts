@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT2, initWeights, getOps } from '../../src/lib/models/gpt2';
 import type { GPT2Config } from '../../src/lib/models/gpt2';
 import { randomControl, steeringHooks, targetedShifts } from '../../src/lib/steer/steer';
-import { jaccard, randomJaccard, spearman, steeringSweep, consistency } from '../../src/lib/steer/experiment';
+import { jaccard, randomJaccard, spearman, steeringSweep, consistency, crossSteering } from '../../src/lib/steer/experiment';
 import type { RankedNeuron } from '../../src/lib/neurons/stats';
 import { getTask } from '../../src/lib/tasks';
 
@@ -107,6 +107,26 @@ describe('sweep', () => {
       expect(c.controlSeeds).toBe(2);
     }
     expect(cells.map((c) => c.table)).toEqual(['memToGen', 'memToGen', 'genToMem', 'genToMem']);
+    m.dispose();
+  });
+});
+
+describe('cross-steering', () => {
+  it('decodes own, cross and control sets; the same set as cross gives the own result exactly', async () => {
+    const task = getTask('cipher');
+    const c2 = { ...cfg, vocabSize: task.tokenizer().size };
+    const m = new GPT2(c2, initWeights(c2, 4), task.tokenizer(), getOps('fused'));
+    const items = task.evalSet(1).slice(0, 3);
+    const o = { alpha: 5, topFraction: 0.05, controlSeeds: 2, decode: 'greedy' as const, padId: task.tokenizer().padId };
+    const seen: number[] = [];
+    const same = await crossSteering(m, task, items.slice(0, 2), items.slice(2), top, top, hooks, o, (d, t) => { seen.push(d / t); });
+    expect(same.map((x) => [x.table, x.prompts])).toEqual([['memToGen', 2], ['genToMem', 1]]);
+    for (const x of same) {
+      expect(x.cross).toEqual(x.own);
+      for (const s of [x.own, x.cross, x.control]) expect(s.gen + s.mem + s.other).toBeCloseTo(100, 6);
+    }
+    expect(seen.at(-1)).toBe(1); // 2 tables x (own, cross, 2 control seeds)
+    expect(seen.length).toBe(8);
     m.dispose();
   });
 });

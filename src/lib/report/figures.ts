@@ -87,3 +87,16 @@ export function consistencyBars(r: Report): BarDatum[] {
     { group: c.label, key: 'Spearman |r|', value: c.spearmanAbsR },
   ]);
 }
+
+/** Cross-steering: the goal behavior's share with the own top set, the other analysis's set, and the random control. */
+export function crossSteerBars(r: Report): BarDatum[] {
+  return r.consistency.flatMap((c) => (c.crossSteer ?? []).flatMap((x) => {
+    const goal = x.table === 'memToGen' ? 'gen' : 'mem';
+    const group = `${c.label} · ${x.table === 'memToGen' ? 'Mem→Gen % gen' : 'Gen→Mem % mem'}`;
+    return [
+      { group, key: 'own neurons', value: x.own[goal] },
+      { group, key: 'other analysis\'s neurons', value: x.cross[goal] },
+      { group, key: 'random control', value: x.control[goal] },
+    ];
+  }));
+}

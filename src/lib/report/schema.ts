@@ -53,7 +53,13 @@ export const reportSchema = z.object({
     })
     .nullable(),
   consistency: z
-    .array(z.object({ label: z.string(), topFraction: z.number(), jaccard: z.number(), randomJaccard: z.number(), spearmanAbsR: z.number(), positions: z.number() }))
+    .array(z.object({
+      label: z.string(), topFraction: z.number(), jaccard: z.number(), randomJaccard: z.number(), spearmanAbsR: z.number(), positions: z.number(),
+      /** Neurons of one analysis steering with another's: own set, cross set and random control, per table. */
+      crossSteer: z.array(z.object({
+        table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: z.number(), prompts: z.number(), own: shares, cross: shares, control: shares,
+      })).optional(),
+    }))
     .default([]),
 });
 

@@ -131,6 +131,22 @@ export function reportTables(r: Report): ReportTable[] {
       { label: 'Jaccard', value: (c) => c.jaccard }, { label: 'random Jaccard', value: (c) => c.randomJaccard },
       { label: 'Spearman of |r|', value: (c) => c.spearmanAbsR }, { label: 'positions', value: (c) => c.positions },
     ], 'Jaccard overlap of the two top sets beside what two random sets of the same size get; Spearman correlation of |r| over all positions.'));
+    const cross = r.consistency.flatMap((c) => (c.crossSteer ?? []).map((x) => ({ ...x, label: c.label })));
+    if (cross.length) {
+      const pc = (x: number) => `${x.toFixed(1)}%`;
+      out.push(table('cross-steering', 'Cross-steering: one analysis\'s neurons steering the prompts', cross, [
+        { label: 'comparison', value: (c) => c.label },
+        { label: 'table', value: (c) => c.table, show: (c) => (c.table === 'memToGen' ? 'Mem → Gen' : 'Gen → Mem') },
+        { label: 'alpha', value: (c) => c.alpha }, { label: 'top fraction', value: (c) => c.topFraction, show: (c) => frac(c.topFraction) },
+        { label: 'prompts', value: (c) => c.prompts },
+        { label: 'own % goal', value: (c) => c.own[c.table === 'memToGen' ? 'gen' : 'mem'], show: (c) => pc(c.own[c.table === 'memToGen' ? 'gen' : 'mem']) },
+        { label: 'cross % goal', value: (c) => c.cross[c.table === 'memToGen' ? 'gen' : 'mem'], show: (c) => pc(c.cross[c.table === 'memToGen' ? 'gen' : 'mem']) },
+        { label: 'control % goal', value: (c) => c.control[c.table === 'memToGen' ? 'gen' : 'mem'], show: (c) => pc(c.control[c.table === 'memToGen' ? 'gen' : 'mem']) },
+        { label: 'own % other', value: (c) => c.own.other, show: (c) => pc(c.own.other) },
+        { label: 'cross % other', value: (c) => c.cross.other, show: (c) => pc(c.cross.other) },
+        { label: 'control % other', value: (c) => c.control.other, show: (c) => pc(c.control.other) },
+      ], 'The goal is % gen for Mem → Gen and % mem for Gen → Mem. "Own": the first analysis\'s top set; "cross": the second\'s, steering the same prompts; control: random neurons of the same count and range.'));
+    }
   }
   return out;
 }

@@ -108,6 +108,42 @@ export function sweepToCsv(cells: SteerCell[]): string {
   return [head, ...cells.map((c) => [c.table, c.alpha, c.topFraction, c.neurons, c.prompts, f(c.targeted.gen), f(c.targeted.mem), f(c.targeted.other), f(c.control.gen), f(c.control.mem), f(c.control.other), f(c.controlSd.gen), f(c.controlSd.mem), f(c.controlSd.other), c.controlSeeds].join(','))].join('\n');
 }
 
+/**
+ * Cross-steering: do neurons found by analysis B steer the prompts as well as A's own neurons? Each table is
+ * decoded three ways at one alpha and top fraction: A's top set, B's top set, and A's random control.
+ */
+export async function crossSteering(
+  model: HookedModel,
+  task: Task,
+  memItems: EvalItem[],
+  genItems: EvalItem[],
+  topA: RankedNeuron[],
+  topB: RankedNeuron[],
+  hooks: { name: string; dim: number }[],
+  o: { alpha: number; topFraction: number; controlSeeds: number; decode: DecodeMode; padId?: number },
+  progress?: (done: number, total: number) => Promise<void> | void,
+): Promise<CrossSteer[]> {
+  const dims = Object.fromEntries(hooks.map((h) => [h.name, h.dim]));
+  const plan: Array<[SteerCell['table'], EvalItem[], Direction]> = [['memToGen', memItems, 'toGen'], ['genToMem', genItems, 'toMem']];
+  const total = plan.filter(([, it]) => it.length).length * (2 + o.controlSeeds);
+  let done = 0;
+  const out: CrossSteer[] = [];
+  const run = async (items: EvalItem[], shifts: NeuronShift[]) => {
+    const r = await decodeWithShifts(model, task, items, shifts, o.alpha, dims, o.decode, o.padId);
+    await progress?.(++done, total);
+    return pct(r.outputs.map((x) => x.label));
+  };
+  for (const [table, items, dir] of plan) {
+    if (!items.length) continue;
+    const own = await run(items, targetedShifts(topA, dir));
+    const cross = await run(items, targetedShifts(topB, dir));
+    const ctrl: Shares[] = [];
+    for (let s = 0; s < o.controlSeeds; s++) ctrl.push(await run(items, randomControl(topA, hooks, 1000 + s)));
+    out.push({ table, alpha: o.alpha, topFraction: o.topFraction, prompts: items.length, own, cross, control: meanSd(ctrl).mean });
+  }
+  return out;
+}
+
 // ---- consistency ---------------------------------------------------------------------------------
 
 const key = (n: { hook: string; index: number }) => `${n.hook}#${n.index}`;
@@ -152,12 +188,26 @@ function ranks(v: ArrayLike<number>): Float64Array {
   return r;
 }
 
+export interface CrossSteer {
+  table: SteerCell['table'];
+  alpha: number;
+  topFraction: number;
+  prompts: number;
+  /** Steered with the neurons of the analysis being tested (A). */
+  own: Shares;
+  /** Steered with the neurons found by the other analysis (B): another seed, split or task. */
+  cross: Shares;
+  /** The random control of the same count and range, mean over seeds. */
+  control: Shares;
+}
+
 export interface Consistency {
   topFraction: number;
   jaccard: number;
   randomJaccard: number;
   spearmanAbsR: number;
   positions: number;
+  crossSteer?: CrossSteer[];
 }
 
 /** Overlap of the top sets and rank agreement of |r| between two analyses of the same neuron positions. */

@@ -12,7 +12,7 @@ import { decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evalu
 import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
 import { ActivationStore } from '../store/activations';
 import { rankNeurons, type RankedNeuron } from '../neurons/stats';
-import { steeringSweep, consistency, type SteerCell, type Consistency } from '../steer/experiment';
+import { steeringSweep, consistency, crossSteering, type SteerCell, type Consistency } from '../steer/experiment';
 import { randomControl, steeringHooks, targetedShifts, type Direction } from '../steer/steer';
 import { answerLogProbs } from '../models/generate';
 import { getRun, loadArtifact } from '../store/runs';
@@ -46,6 +46,9 @@ interface Session {
   info: ActiveModelInfo;
   padId: number;
   kept?: KeptPair[];
+  /** Seed of the pair search and hook set of the recording: with task and model, they name an analysis. */
+  pairsSeed?: number;
+  hookSet?: 'resid' | 'mlp';
   pairSummary?: PairSummary;
   storeId?: string;
   analysis?: NeuronAnalysis;
@@ -158,6 +161,7 @@ export class AnalysisService {
       }),
     );
     s.kept = r.kept;
+    s.pairsSeed = opts.seed;
     s.analysis = undefined;
     s.pairSummary = {
       tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, labelCounts: r.labelCounts, stoppedBy: r.stoppedBy,
@@ -186,6 +190,7 @@ export class AnalysisService {
       }),
     );
     s.storeId = id;
+    s.hookSet = o.hookSet ?? 'resid';
     const rows = store.rowCount();
     const bytes = rows * store.manifest.hooks.reduce((a, h) => a + h.dim, 0) * (store.manifest.dtype === 'float16' ? 2 : 4);
     return { storeId: id, rows, bytes };
@@ -203,7 +208,7 @@ export class AnalysisService {
       }),
     );
     s.analysis = a;
-    this.analyses.set(`${s.info.task}:${s.info.source}`, { analysis: a, task: s.info.task, source: s.info.source });
+    this.analyses.set(`${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`, { analysis: a, task: s.info.task, source: s.info.source });
     return view(a);
   }
 
@@ -246,12 +251,7 @@ export class AnalysisService {
   async sweep(o: { alphas?: number[]; topFractions?: number[]; controlSeeds?: number; decode?: DecodeMode; maxPrompts?: number }, onProgress?: (p: Progress) => void): Promise<{ cells: SteerCell[]; baseline: EvalCounts }> {
     const s = this.need();
     const hooks = this.hookList(s);
-    if (!s.baseline) await this.baseline(o.decode ?? 'greedy');
-    const b = s.baseline!;
-    const lim = o.maxPrompts ?? 100;
-    const memItems = b.items.filter((_, i) => b.labels[i] === 'mem').slice(0, lim);
-    const genItems = b.items.filter((_, i) => b.labels[i] === 'gen').slice(0, lim);
-    if (!memItems.length && !genItems.length) throw new Error('No validation prompt is labeled mem or gen at baseline, so there is nothing to steer. Use a checkpoint that shows both behaviors.');
+    const { memItems, genItems, b } = await this.steerItems(s, o.maxPrompts ?? 100, o.decode ?? 'greedy');
     const cells = await this.job('decodes', onProgress, (t) =>
       steeringSweep(s.model, s.task, memItems, genItems, (f) => this.topOf(s, f), hooks, {
         alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', padId: s.padId,
@@ -259,6 +259,16 @@ export class AnalysisService {
     );
     s.steering = { cells, baseline: b.counts };
     return { cells, baseline: b.counts };
+  }
+
+  /** The validation prompts labeled mem (to steer toward gen) and gen (toward mem) without steering. */
+  private async steerItems(s: Session, lim: number, decode: DecodeMode) {
+    if (!s.baseline) await this.baseline(decode);
+    const b = s.baseline!;
+    const memItems = b.items.filter((_, i) => b.labels[i] === 'mem').slice(0, lim);
+    const genItems = b.items.filter((_, i) => b.labels[i] === 'gen').slice(0, lim);
+    if (!memItems.length && !genItems.length) throw new Error('No validation prompt is labeled mem or gen at baseline, so there is nothing to steer. Use a checkpoint that shows both behaviors.');
+    return { memItems, genItems, b };
   }
 
   /** One prompt, three ways: baseline, steered, random control; with log P of the mem and gen answers. */
@@ -296,20 +306,48 @@ export class AnalysisService {
   }
 
   /**
+   * Cross-steering between two analyses of the active model (same neuron positions): B's top set steers the
+   * validation prompts beside A's own set and A's random control.
+   */
+  async crossSteerOf(o: { keyA: string; keyB: string; alpha: number; topFraction: number; controlSeeds?: number; maxPrompts?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+    const s = this.need();
+    const a = this.analyses.get(o.keyA), b = this.analyses.get(o.keyB);
+    if (!a || !b) throw new Error('Both analyses must be run in this session first.');
+    if (a.source !== s.info.source || b.source !== s.info.source) throw new Error(`Cross-steering runs on the active model (${s.info.source}); both analyses must come from it.`);
+    const c = this.consistencyOf(o.keyA, o.keyB, o.topFraction);
+    const hooks = a.analysis.hooks.map((h) => ({ name: h.name, dim: h.dim }));
+    const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 50, 'greedy');
+    c.crossSteer = await this.job('decodes', onProgress, (t) =>
+      crossSteering(s.model, s.task, memItems, genItems, rankNeurons(statsOf(a.analysis), o.topFraction), rankNeurons(statsOf(b.analysis), o.topFraction), hooks,
+        { alpha: o.alpha, topFraction: o.topFraction, controlSeeds: o.controlSeeds ?? 3, decode: 'greedy', padId: s.padId },
+        async (d, total) => { t.report('cross-steering', d, total); await t.checkpoint(); }),
+    );
+    return c;
+  }
+
+  /**
    * Intra-task consistency on the active model: a second, independent set of contrastive pairs (another seed)
    * goes through the same three steps, and its ranking is compared with the current analysis.
    */
-  async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+  async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
-    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary };
+    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet };
     try {
       await this.findPairs({ seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? 300 }, onProgress);
-      await this.record({}, onProgress);
+      await this.record({ hookSet: first.hookSet }, onProgress);
       await this.analyze({}, onProgress);
       const f = o.topFraction ?? 0.05;
       const absR = (x: NeuronAnalysis) => Float32Array.from(x.stats.flatMap((st) => Array.from(st.r, Math.abs)));
-      const c = consistency({ top: rankNeurons(statsOf(first.analysis), f), absR: absR(first.analysis) }, { top: rankNeurons(statsOf(s.analysis!), f), absR: absR(s.analysis!) }, f);
+      const topA = rankNeurons(statsOf(first.analysis), f), topB = rankNeurons(statsOf(s.analysis!), f);
+      const c: Consistency = consistency({ top: topA, absR: absR(first.analysis) }, { top: topB, absR: absR(s.analysis!) }, f);
+      // Cross-steering: the second seed's neurons steer the validation prompts, beside the first seed's own and a random control.
+      const hooks = this.hookList(s);
+      const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 50, 'greedy');
+      c.crossSteer = await this.job('decodes', onProgress, (t) =>
+        crossSteering(s.model, s.task, memItems, genItems, topA, topB, hooks, { alpha: o.crossAlpha ?? 1, topFraction: f, controlSeeds: o.controlSeeds ?? 3, decode: 'greedy', padId: s.padId },
+          async (d, total) => { t.report('cross-steering', d, total); await t.checkpoint(); }),
+      );
       s.consistency.push({ label: `pairs seed 1 vs seed ${o.seed} (${s.info.task})`, ...c });
       return c;
     } finally {
