@@ -2,6 +2,7 @@
 // Every run (training, recording, analysis, steering) is one record with its config and lineage
 // (`parent`); large artifacts are separate keys so listing runs never loads them.
 import { createStore, del, get, keys, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { ActivationStore } from './activations';
 
 export type RunKind = 'train' | 'record' | 'analyze' | 'steer';
 export type RunStatus = 'running' | 'paused' | 'done' | 'cancelled' | 'failed' | 'interrupted';
@@ -111,6 +112,8 @@ export async function loadArtifact(key: string): Promise<ArrayBuffer | undefined
 
 export async function deleteRun(id: string): Promise<void> {
   const r = await getRun(id);
+  // a recording run owns its activation store (the bulk of the space)
+  if (r?.kind === 'record' && typeof r.config.storeId === 'string') await ActivationStore.delete(r.config.storeId);
   if (r) for (const key of Object.values(r.artifacts)) await del(key, stores().blobs);
   // Also every "{id}/..." key the record does not list (left by a save that failed after writing): frees space.
   await stores().blobs('readwrite', (s) => {

@@ -17,6 +17,9 @@ const KNOWN: Record<string, (v: string) => boolean> = {
   hook: (v) => /^[\w.]{1,64}$/.test(v),
   alpha: (v) => Number.isFinite(Number(v)) && Math.abs(Number(v)) <= 100,
   top: (v) => Number.isFinite(Number(v)) && Number(v) > 0 && Number(v) <= 1,
+  pairs: (v) => /^\d{2,6}$/.test(v) && Number(v) >= 10,
+  neuron: (v) => /^\d{1,7}$/.test(v),
+  dir: (v) => ['toGen', 'toMem'].includes(v),
 };
 
 function read(): { params: Record<string, string>; warnings: string[] } {

@@ -15,7 +15,7 @@ import { rankNeurons, type RankedNeuron } from '../neurons/stats';
 import { steeringSweep, consistency, crossSteering, type SteerCell, type Consistency } from '../steer/experiment';
 import { randomControl, steeringHooks, targetedShifts, type Direction } from '../steer/steer';
 import { answerLogProbs } from '../models/generate';
-import { getRun, loadArtifact } from '../store/runs';
+import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, type RunKind, type RunRecord } from '../store/runs';
 import { JobTracker, type Progress } from './jobs';
 import type { Report } from '../report/schema';
 
@@ -56,6 +56,8 @@ interface Session {
   training?: Report['training'];
   steering?: { cells: SteerCell[]; baseline: EvalCounts };
   consistency: Report['consistency'];
+  /** Lineage in the runs store: the training run of the checkpoint, then this session's record/analyze/steer runs. */
+  runs: Partial<Record<RunKind, string>>;
 }
 
 /** What leaves the worker for views: the analysis without the per-hook means (smaller). */
@@ -102,7 +104,7 @@ export class AnalysisService {
       config: h.train, loss: losses.filter((_, i) => i % k === 0 || i === losses.length - 1), evals,
       chosen: h.eval ? { ...h.eval } : null,
     };
-    this.s = { model, owned: true, task: getTask(h.task), info, padId: tok.padId, training, consistency: [] };
+    this.s = { model, owned: true, task: getTask(h.task), info, padId: tok.padId, training, consistency: [], runs: src.runId ? { train: src.runId } : {} };
     return info;
   }
 
@@ -110,7 +112,7 @@ export class AnalysisService {
   useModel(model: HookedModel, task: TaskName, source: string, padId = 0): ActiveModelInfo {
     this.release();
     const info: ActiveModelInfo = { source, task, preset: model.kind, step: 0, dims: model.dims, hooks: model.hookNames(), eval: null };
-    this.s = { model, owned: false, task: getTask(task), info, padId, consistency: [] };
+    this.s = { model, owned: false, task: getTask(task), info, padId, consistency: [], runs: {} };
     return info;
   }
 
@@ -193,6 +195,9 @@ export class AnalysisService {
     s.hookSet = o.hookSet ?? 'resid';
     const rows = store.rowCount();
     const bytes = rows * store.manifest.hooks.reduce((a, h) => a + h.dim, 0) * (store.manifest.dtype === 'float16' ? 2 : 4);
+    await this.keepRun(s, 'record', `Recording · ${s.info.task} · ${s.info.source} · ${s.hookSet} · pairs seed ${s.pairsSeed ?? 1}`,
+      { model: s.info.source, task: s.info.task, hookSet: s.hookSet, dtype: store.manifest.dtype, storeId: id, pairsSeed: s.pairsSeed ?? 1 },
+      { rows, bytes, ...(s.pairSummary ? { tried: s.pairSummary.tried, kept: s.pairSummary.kept, flipRate: s.pairSummary.flipRate } : {}) });
     return { storeId: id, rows, bytes };
   }
 
@@ -208,6 +213,10 @@ export class AnalysisService {
       }),
     );
     s.analysis = a;
+    const best = a.probes.reduce((m, p) => (p.testAcc > m.testAcc ? p : m), a.probes[0] ?? { testAcc: 0, hook: '' });
+    await this.keepRun(s, 'analyze', `Analysis · ${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`,
+      { model: s.info.source, task: s.info.task, storeId: s.storeId, topFractions: o.topFractions ?? [0.05, 0.1], welch: o.welch ?? true, probe: o.probe ?? true },
+      { nMem: a.nMem, nGen: a.nGen, bestProbe: best ? { hook: best.hook, testAcc: best.testAcc } : null }, true);
     this.analyses.set(`${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`, { analysis: a, task: s.info.task, source: s.info.source });
     return view(a);
   }
@@ -258,6 +267,10 @@ export class AnalysisService {
       }, async (d, total) => { t.report('steering sweep', d, total); await t.checkpoint(); }),
     );
     s.steering = { cells, baseline: b.counts };
+    const at = cells.find((c) => c.table === 'memToGen' && c.alpha === 1) ?? cells[0];
+    await this.keepRun(s, 'steer', `Steering · ${s.info.task} · ${s.info.source}`,
+      { model: s.info.source, task: s.info.task, alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', maxPrompts: o.maxPrompts ?? 100 },
+      { baseline: b.counts, ...(at ? { [`${at.table} α=${at.alpha} top ${at.topFraction}`]: { targeted: at.targeted, control: at.control } } : {}) }, true);
     return { cells, baseline: b.counts };
   }
 
@@ -348,16 +361,48 @@ export class AnalysisService {
         crossSteering(s.model, s.task, memItems, genItems, topA, topB, hooks, { alpha: o.crossAlpha ?? 1, topFraction: f, controlSeeds: o.controlSeeds ?? 3, decode: 'greedy', padId: s.padId },
           async (d, total) => { t.report('cross-steering', d, total); await t.checkpoint(); }),
       );
-      s.consistency.push({ label: `pairs seed 1 vs seed ${o.seed} (${s.info.task})`, ...c });
+      s.consistency.push({ label: `pairs seed ${first.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})`, ...c });
       return c;
     } finally {
       Object.assign(s, first);
+      // the second seed's analysis run was kept; the session's lineage goes on from the first
+      const last = [...this.runLog].reverse().find((r) => r.kind === 'analyze' && r.config.storeId === first.storeId);
+      if (last) s.runs.analyze = last.id;
+      if (s.runs.steer) await this.updateReport(s, s.runs.steer).catch(() => undefined);
     }
+  }
+
+  private runLog: RunRecord[] = [];
+
+  /**
+   * Keeps one step of the pipeline in the runs store, with its config and its parent (lineage); analysis and
+   * steering runs also keep the session's report, which the Report page opens (?page=report&run=<id>).
+   */
+  private async keepRun(s: Session, kind: RunKind, title: string, config: Record<string, unknown>, summary: Record<string, unknown>, withReport = false): Promise<void> {
+    const parentKind: Partial<Record<RunKind, RunKind>> = { record: 'train', analyze: 'record', steer: 'analyze' };
+    const parent = parentKind[kind] ? s.runs[parentKind[kind]!] : undefined;
+    const r = newRun(kind, title, config, parent);
+    r.status = 'done';
+    r.summary = summary;
+    s.runs[kind] = r.id;
+    this.runLog.push(r);
+    if (withReport) await this.updateReport(s, r.id, r);
+    else await saveRun(r);
+  }
+
+  private async updateReport(s: Session, id: string, run?: RunRecord): Promise<void> {
+    const r = run ?? (await getRun(id));
+    if (!r) return;
+    const json = new TextEncoder().encode(JSON.stringify(this.reportOf(s)));
+    await saveArtifacts(r, { report: json.buffer as ArrayBuffer });
   }
 
   /** Everything this session produced, as a report (see src/lib/report/schema.ts). */
   report(backend?: string): Report {
-    const s = this.need();
+    return this.reportOf(this.need(), backend);
+  }
+
+  private reportOf(s: Session, backend?: string): Report {
     const a = s.analysis;
     const f = a ? (a.top['0.05'] ? '0.05' : Object.keys(a.top)[0]) : '';
     return {
