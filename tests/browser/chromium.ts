@@ -67,3 +67,25 @@ export function screenshotDir(): string {
   mkdirSync(d, { recursive: true });
   return d;
 }
+
+/**
+ * What every chart under `root` shows, by its data-testid: SVG data marks (paths with geometry, bars with height)
+ * and canvas pixels drawn. An empty chart has zeros everywhere.
+ */
+export async function figureInk(page: Page, root: string): Promise<Record<string, { paths: number; rects: number; canvasInk: number }>> {
+  return page.evaluate((sel) => {
+    const out: Record<string, { paths: number; rects: number; canvasInk: number }> = {};
+    for (const fig of document.querySelectorAll<HTMLElement>(`${sel} figure.viz:not(.table)`)) {
+      const svg = fig.querySelector('svg.chart-svg')!;
+      const paths = [...svg.querySelectorAll('path[d]')].filter((p) => (p.getAttribute('d') ?? '').length > 12).length;
+      const rects = [...svg.querySelectorAll('rect')].filter((r) => Number(r.getAttribute('height')) > 0 && r.getAttribute('fill') !== 'transparent' && !r.classList.contains('hit')).length;
+      let canvasInk = 0;
+      for (const c of fig.querySelectorAll('canvas')) {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) canvasInk++;
+      }
+      out[fig.dataset.testid!] = { paths, rects, canvasInk };
+    }
+    return out;
+  }, root);
+}

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { csvParseRows } from 'd3';
-import { baseUrl, launchChromium, screenshotDir } from './chromium';
+import { baseUrl, figureInk, launchChromium, screenshotDir } from './chromium';
 import { parseReport } from '../../src/lib/report/schema';
 import { makeReport } from '../unit/report-fixture';
 
@@ -27,26 +27,6 @@ async function download(page: Page, testid: string): Promise<{ name: string; tex
   const path = join(dir, d.suggestedFilename());
   await d.saveAs(path);
   return { name: d.suggestedFilename(), text: readFileSync(path, 'utf8') };
-}
-
-/** What every chart of the page shows: SVG marks with data, canvases with drawn pixels. */
-async function figureCheck(page: Page) {
-  return page.evaluate(() => {
-    const out: Record<string, { paths: number; rects: number; canvasInk: number }> = {};
-    for (const fig of document.querySelectorAll<HTMLElement>('[data-testid=report] figure.viz:not(.table)')) {
-      const svg = fig.querySelector('svg.chart-svg')!;
-      // data marks only: paths with geometry (lines, areas) and bars with height
-      const paths = [...svg.querySelectorAll('path[d]')].filter((p) => (p.getAttribute('d') ?? '').length > 12).length;
-      const rects = [...svg.querySelectorAll('rect')].filter((r) => Number(r.getAttribute('height')) > 0 && r.getAttribute('fill') !== 'transparent' && !r.classList.contains('hit')).length;
-      let canvasInk = 0;
-      for (const c of fig.querySelectorAll('canvas')) {
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) canvasInk++;
-      }
-      out[fig.dataset.testid!] = { paths, rects, canvasInk };
-    }
-    return out;
-  });
 }
 
 describe('Report page', () => {
@@ -69,7 +49,7 @@ describe('Report page', () => {
     // let the canvas effects draw
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 10);
 
-    const figs = await figureCheck(page);
+    const figs = await figureInk(page, '[data-testid=report]');
     expect(Object.keys(figs).sort()).toEqual(['report-consistency', 'report-cross-steering', 'report-evals', 'report-layer-distribution', 'report-loss', 'report-neuron-map',
       'report-probes', 'report-steer-genToMem', 'report-steer-memToGen', 'report-volcano']);
     // loss line + chosen mark; mem/gen/other lines + chosen mark
@@ -105,9 +85,9 @@ describe('Report page', () => {
     // Save HTML: one file, charts inline (SVG, canvas charts as PNG), the report embedded
     const html = await download(page, 'report-save-html');
     expect(html.name).toMatch(/\.html$/);
-    expect(html.text.match(/<figure class="chart"/g)!.length).toBe(9);
+    expect(html.text.match(/<figure class="chart"/g)!.length).toBe(10);
     expect(html.text.match(/<img src="data:image\/png;base64,/g)!.length).toBe(2);
-    expect(html.text.match(/<svg[\s>]/g)!.length).toBeGreaterThanOrEqual(7);
+    expect(html.text.match(/<svg[\s>]/g)!.length).toBeGreaterThanOrEqual(8);
     expect(html.text).not.toMatch(/<link\b|<script(?![^>]*application\/json)/);
     expect(parseReport(html.text)).toEqual(parseReport(JSON.stringify(report)));
 
@@ -117,7 +97,7 @@ describe('Report page', () => {
     await page.setInputFiles('[data-testid=report-file]', badPath);
     await page.waitForSelector('[data-testid=report-error]');
     expect(await page.textContent('[data-testid=report-error]')).toMatch(/broken\.json.*not valid JSON/);
-    expect(await page.locator('[data-testid=report] figure.viz:not(.table)').count()).toBe(9);
+    expect(await page.locator('[data-testid=report] figure.viz:not(.table)').count()).toBe(10);
 
     // Open the saved HTML: the same report renders, and its JSON is the original's
     const htmlPath = join(dir, 'saved.html');
@@ -127,7 +107,7 @@ describe('Report page', () => {
     const viewer = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1100, height: 900 } });
     const view = await viewer.newPage();
     await view.goto(`file://${htmlPath}`);
-    expect(await view.locator('figure.chart svg, figure.chart img').count()).toBe(9);
+    expect(await view.locator('figure.chart svg, figure.chart img').count()).toBe(10);
     expect(await view.evaluate(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0))).toBe(true);
     await view.screenshot({ path: join(screenshotDir(), 'report-saved-html.png'), fullPage: true });
     await viewer.close();
@@ -135,7 +115,7 @@ describe('Report page', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid=report-source]')?.textContent?.includes('saved.html'));
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=report] figure.viz:not(.table)').length === 10);
     expect(await page.locator('[data-testid=report-error]').count()).toBe(0);
-    const again = await figureCheck(page);
+    const again = await figureInk(page, '[data-testid=report]');
     expect(again).toEqual(figs);
     const json = await download(page, 'report-save-json');
     expect(parseReport(json.text)).toEqual(parseReport(JSON.stringify(report)));

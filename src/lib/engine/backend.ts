@@ -150,9 +150,50 @@ function watchDevice(): void {
   if (!dev || dev === watched) return;
   watched = dev;
   lost = null;
+  oom = null;
+  // tfjs allocates without error scopes, so a failed allocation surfaces here, after the call that made it.
+  dev.addEventListener('uncapturederror', (ev) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    if (watched === dev && typeof GPUOutOfMemoryError !== 'undefined' && err instanceof GPUOutOfMemoryError) oom = err.message || 'out of memory';
+  });
   void dev.lost.then((info) => {
     if (watched === dev) lost = `${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}`;
   });
+}
+
+// ---- GPU out of memory ---------------------------------------------------------------------------
+
+let oom: string | null = null;
+
+export class GpuOutOfMemoryError extends Error {
+  constructor(readonly detail: string) {
+    super(`The GPU ran out of memory (${detail}).`);
+    this.name = 'GpuOutOfMemoryError';
+  }
+}
+
+/** The message of a GPU out-of-memory error seen since the last call (and clears it), or null. */
+export function takeOutOfMemory(): string | null {
+  const m = oom;
+  oom = null;
+  return m;
+}
+
+/** Errors thrown by an allocation that failed (GPU, wasm heap or JS), in the words tfjs and the browser use. */
+export function isOutOfMemoryError(e: unknown): boolean {
+  if (e instanceof GpuOutOfMemoryError) return true;
+  const m = String((e as Error)?.message ?? e);
+  return /out of memory|OutOfMemory|Array buffer allocation failed|Cannot enlarge memory|Aborted\(OOM\)/i.test(m);
+}
+
+/**
+ * Fault injection for tests: the current device reports an out-of-memory error, as a real failed allocation
+ * would (GPUOutOfMemoryError through the device's uncapturederror event).
+ */
+export function simulateOutOfMemory(): void {
+  const dev = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  if (!dev) throw new Error('The current backend has no GPU device.');
+  dev.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error: new GPUOutOfMemoryError('simulated: a buffer allocation failed') }));
 }
 
 export function isDeviceLost(): boolean {

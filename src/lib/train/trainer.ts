@@ -112,17 +112,19 @@ export class TrainRun {
   }
 
   /** Restores a run (weights, optimizer moments, step, log) from a checkpoint file. */
-  static fromCheckpoint(buf: ArrayBuffer | Checkpoint, ops: ModelOps): TrainRun {
+  static fromCheckpoint(buf: ArrayBuffer | Checkpoint, ops: ModelOps, change?: { batchSize?: number; gradAccum?: number }): TrainRun {
     const ck = buf instanceof ArrayBuffer ? decodeCheckpoint(buf) : buf;
     const h = ck.header;
-    const cfg = { ...DEFAULT_TRAIN, ...(h.train as Partial<TrainConfig>) };
+    const cfg = { ...DEFAULT_TRAIN, ...(h.train as Partial<TrainConfig>), ...(change ?? {}) };
+    if (change) validateTrainConfig(cfg);
     if (h.task === 'mixed') throw new Error('Mixed-task checkpoints are not trainable here yet.');
     const task = getTask(h.task);
     const tok = TaskTokenizer.fromJSON(h.tokenizer);
     const model = new GPT2(h.config as GPT2Config, ck.tensors, tok, ops);
     const opt = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay }, isDecayed);
     if (ck.tensors[`wte.adam_m`]) opt.importState(ck.tensors, h.step);
-    const run = new TrainRun(h.id, cfg, task, tok, model, opt);
+    // a checkpoint's id is "<run id>@<step>": the resumed run keeps the run's id
+    const run = new TrainRun(h.id.replace(/@\d+$/, ''), cfg, task, tok, model, opt);
     run.step = h.step;
     run.log = h.log.filter((e) => 'loss' in e) as unknown as LogEntry[];
     run.evals = h.log.filter((e) => 'gen' in e) as unknown as EvalEntry[];

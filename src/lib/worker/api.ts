@@ -1,7 +1,7 @@
 // The GPU worker's API. Everything that touches tfjs or the GPU lives behind this object;
 // pages reach it through Comlink (see client.ts). Methods take and return plain data.
 import * as Comlink from 'comlink';
-import { probeDevice, useBackend, simulateDeviceLoss, tf, type BackendName, type DeviceInfo } from '../engine/backend';
+import { probeDevice, useBackend, simulateDeviceLoss, simulateOutOfMemory, tf, type BackendName, type DeviceInfo } from '../engine/backend';
 import { JobTracker, type ProgressFn } from './jobs';
 import { TrainingService } from './training';
 import { AnalysisService } from './analysis';
@@ -62,6 +62,11 @@ export class LabApi {
         err = Math.max(err, Math.abs(s - got[i * n + j]));
       }
     return { backend: tf.getBackend(), maxAbsError: err, ms };
+  }
+
+  /** Fault injection (tests): the GPU reports it ran out of memory. */
+  simulateOutOfMemory(): void {
+    simulateOutOfMemory();
   }
 
   /** Fault injection (tests, and the Device page's "simulate" button): destroys the GPU device. */

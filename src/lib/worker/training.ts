@@ -7,7 +7,10 @@ import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { getOps, type OpsImpl } from '../models/gpt2';
 import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, StorageFullError, type RunRecord } from '../store/runs';
 import { CancelledError, JobTracker, type Progress } from './jobs';
-import { DeviceLostError, confirmDeviceLoss, isDeviceLost, lastDeviceLoss, rebuildWebGPU } from '../engine/backend';
+import { DeviceLostError, GpuOutOfMemoryError, confirmDeviceLoss, isDeviceLost, isOutOfMemoryError, lastDeviceLoss, rebuildWebGPU, takeOutOfMemory } from '../engine/backend';
+import { checkTrainFits, outOfMemoryAdvice } from '../train/memory';
+import { presetConfig } from '../models/gpt2/config';
+import { getTask } from '../tasks';
 import type { TaskName } from '../tasks/types';
 import type { PresetName } from '../models/gpt2/config';
 
@@ -47,6 +50,7 @@ export class TrainingService {
   /** Starts a new run; returns at once, the loop reports through `events`. */
   async start(cfg: TrainConfig, events: TrainEvents): Promise<{ jobId: string; runId: string }> {
     this.assertIdle();
+    this.checkFits(cfg);
     const run = TrainRun.create(cfg, getOps(this.opsImpl));
     const record = newRun('train', `GPT-2 ${cfg.preset} on ${cfg.task} (seed ${cfg.seed})`, { ...cfg });
     record.id = run.id;
@@ -54,8 +58,24 @@ export class TrainingService {
     return this.launch(run, record, events);
   }
 
-  /** Resumes a stored run from its latest checkpoint. */
-  async resume(runId: string, events: TrainEvents): Promise<{ jobId: string; runId: string }> {
+  /**
+   * On WebGPU, refuses (before anything is allocated) a setting whose largest tensor is over the device's
+   * per-buffer cap, with the largest batch that fits.
+   */
+  private checkFits(cfg: TrainConfig): void {
+    if (tf.getBackend() !== 'webgpu') return;
+    const dev = (tf.backend() as unknown as { device?: GPUDevice }).device;
+    if (!dev) return;
+    const task = getTask(cfg.task);
+    const mc = presetConfig(cfg.preset, task.tokenizer().size, task.maxTokens());
+    checkTrainFits(mc, cfg.batchSize, cfg.gradAccum, dev.limits as unknown as Record<string, number>, cfg.preset);
+  }
+
+  /**
+   * Resumes a stored run from its latest checkpoint; `change` sets a new micro-batch and accumulation (after
+   * the GPU ran out of memory, the lab suggests half the batch and twice the accumulation).
+   */
+  async resume(runId: string, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number }): Promise<{ jobId: string; runId: string }> {
     this.assertIdle();
     const record = await getRun(runId);
     if (!record) throw new Error(`No stored run "${runId}" (it may have been deleted).`);
@@ -63,7 +83,12 @@ export class TrainingService {
     if (!key) throw new Error(`Run "${record.title}" has no checkpoint yet: it stopped before its first evaluation. Start it again.`);
     const buf = await loadArtifact(key);
     if (!buf) throw new Error(`The checkpoint of "${record.title}" is missing from storage. Start the run again.`);
-    const run = TrainRun.fromCheckpoint(buf, getOps(this.opsImpl));
+    if (change) {
+      const next = { ...record.config, ...change } as unknown as TrainConfig;
+      this.checkFits(next);
+      record.config = { ...record.config, ...change };
+    }
+    const run = TrainRun.fromCheckpoint(buf, getOps(this.opsImpl), change);
     record.status = 'running';
     record.error = undefined;
     await saveRun(record);
@@ -85,12 +110,15 @@ export class TrainingService {
   }
 
   private async loop(run: TrainRun, tracker: JobTracker, record: RunRecord, events: TrainEvents): Promise<void> {
-    let status: 'done' | 'cancelled' | 'failed' | 'lost' | 'full' = 'done';
+    let status: 'done' | 'cancelled' | 'failed' | 'lost' | 'full' | 'oom' = 'done';
     let message: string | undefined;
+    takeOutOfMemory(); // what happened before this run is not its business
+    const oomCheck = () => { const m = takeOutOfMemory(); if (m) throw new GpuOutOfMemoryError(m); };
     try {
       await run.run({
         checkpoint: async () => {
           if (isDeviceLost()) throw new DeviceLostError();
+          oomCheck();
           await tracker.checkpoint();
         },
         onLog: (e) => {
@@ -101,6 +129,7 @@ export class TrainingService {
         onEval: (e, isBest) => events.onEval?.(e, isBest),
         onCheckpoint: async (buf, header, isBest) => {
           if (isDeviceLost()) throw new DeviceLostError(); // never save what a lost device computed
+          oomCheck(); // nor what a failed allocation computed
           const items: Record<string, ArrayBuffer> = { latest: buf };
           if (isBest) items.best = buf;
           record.summary = summarize(run, header);
@@ -117,13 +146,18 @@ export class TrainingService {
       } else if (e instanceof StorageFullError) {
         status = 'full';
         message = e.message;
+      } else if (isOutOfMemoryError(e) || takeOutOfMemory()) {
+        status = 'oom';
+        const advice = outOfMemoryAdvice(run.model.config, run.cfg.batchSize, run.cfg.gradAccum, run.cfg.preset);
+        record.summary = { ...record.summary, suggested: { batchSize: advice.batchSize, gradAccum: advice.gradAccum } };
+        message = `${e instanceof GpuOutOfMemoryError ? e.message : `The GPU ran out of memory (${(e as Error).message}).`} Training is paused at the last checkpoint (step ${(record.summary.step as number | undefined) ?? 0}); nothing saved was lost. ${advice.text}`;
       } else {
         status = 'failed';
         message = (e as Error).message;
       }
     } finally {
       record.status = status === 'done' ? 'done' : status === 'failed' ? 'failed' : status === 'lost' ? 'interrupted' : 'paused';
-      record.error = status === 'failed' || status === 'full' ? message : undefined;
+      record.error = status === 'failed' || status === 'full' || status === 'oom' ? message : undefined;
       try {
         await saveRun(record);
       } catch (e) {
@@ -150,7 +184,7 @@ export class TrainingService {
         return;
       }
     }
-    events.onDone?.(status === 'full' ? 'cancelled' : status, message);
+    events.onDone?.(status === 'full' ? 'cancelled' : status === 'oom' ? 'failed' : status, message);
   }
 
   /** Validates a checkpoint file and stores it as a finished run (upload, or a shipped model). */
