@@ -68,6 +68,9 @@ export interface LogEntry {
   gradNorm: number;
   tokensPerSec: number;
   msPerStep: number;
+  /** Live tensors and their bytes after the step (flat over a run; growth would be a leak). */
+  tensors?: number;
+  tensorBytes?: number;
 }
 
 export interface EvalEntry extends EvalCounts {
@@ -215,7 +218,8 @@ export class TrainRun {
     norm.dispose();
     this.step += 1;
     const ms = performance.now() - t0;
-    const entry: LogEntry = { step: this.step, loss: lossV[0] / ga, lr, gradNorm: normV[0], tokensPerSec: (tokens * 1000) / ms, msPerStep: ms };
+    const mem = tf.memory();
+    const entry: LogEntry = { step: this.step, loss: lossV[0] / ga, lr, gradNorm: normV[0], tokensPerSec: (tokens * 1000) / ms, msPerStep: ms, tensors: mem.numTensors, tensorBytes: mem.numBytes };
     this.log.push(entry);
     return entry;
   }
