@@ -133,4 +133,56 @@ describe('offline', () => {
     expect(h).toEqual([200, 'require-corp', 'same-origin']);
     await ctx.close();
   });
+
+  it('keeps a strict Content-Security-Policy on the built page, and asks the network for nothing but its own files', async () => {
+    const html = readFileSync(join(outDir, 'index.html'), 'utf8');
+    const csp = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1] ?? '';
+    expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+    expect(csp).toMatch(/object-src 'none'/);
+    expect(csp).not.toMatch(/'unsafe-eval'|script-src[^;]*'unsafe-inline'/);
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script in the built page
+
+    const base = await startServer();
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const requests: string[] = [];
+    ctx.on('request', (r) => requests.push(r.url()));
+    await ctx.addInitScript(() => {
+      (window as unknown as { __csp: string[] }).__csp = [];
+      document.addEventListener('securitypolicyviolation', (e) => (window as unknown as { __csp: string[] }).__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // Every page, as a visitor opens it, with no action: nothing is fetched from anywhere else, nothing is blocked.
+    for (const p of ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device']) {
+      await page.goto(`${base}/?page=${p}`);
+      await page.waitForSelector('main h1');
+    }
+    await page.waitForTimeout(500);
+    expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
+    const origin = new URL(base).origin;
+    expect(requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
+
+    // Loaded content can never run as code: an injected inline script and eval are both refused.
+    // (run from a timer, outside the test driver's own evaluation, which the browser lets through)
+    const blocked = await page.evaluate(async () => {
+      const w = window as unknown as Record<string, unknown>;
+      const s = document.createElement('script');
+      s.textContent = 'window.__injected = true';
+      document.body.appendChild(s);
+      (setTimeout as unknown as (code: string, ms: number) => void)('window.__timerString = true', 0);
+      setTimeout(() => {
+        try { (0, eval)('1 + 1'); w.__eval = 'ran'; } catch (e) { w.__eval = (e as Error).name; }
+        try { new Function('return 1')(); w.__fn = 'ran'; } catch (e) { w.__fn = (e as Error).name; }
+      }, 0);
+      await new Promise((r) => setTimeout(r, 200));
+      return { injected: w.__injected ?? false, timerString: w.__timerString ?? false, evalResult: w.__eval, fnResult: w.__fn };
+    });
+    expect(blocked).toEqual({ injected: false, timerString: false, evalResult: 'EvalError', fnResult: 'EvalError' });
+    await page.waitForFunction(() => (window as unknown as { __csp: string[] }).__csp.length >= 4);
+    expect((await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).join(' ')).toMatch(/script-src/);
+    expect(errors).toEqual([]);
+    await ctx.close();
+    await stopServer();
+  });
 });

@@ -8,7 +8,7 @@
 //   the rest      artifact bytes back to back; `offset` counts from the first byte after the header
 // Binary rather than base64-in-JSON: checkpoints stay raw bytes (no 4/3 growth, no giant strings), and each
 // carries a SHA-256 so a damaged file is refused before anything is written.
-import { z } from 'zod';
+import { z } from '../util/zod';
 import { getRun, listRuns, loadArtifact, saveArtifacts, saveRun, type RunRecord } from '../store/runs';
 
 export const RUNS_FILE_MAGIC = 'MEMGEN-RUNS1';

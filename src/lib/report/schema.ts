@@ -1,7 +1,7 @@
 // The lab's report: everything a run of the paper's pipeline produced, as one JSON document. The Report page
 // renders it, `npm run reproduce` writes it, and a saved report (JSON, or the HTML that embeds it) opens back
 // in the lab. Validated with zod on import.
-import { z } from 'zod';
+import { z } from '../util/zod';
 
 const counts = z.object({ mem: z.number(), gen: z.number(), other: z.number(), total: z.number() });
 const shares = z.object({ gen: z.number(), mem: z.number(), other: z.number() });

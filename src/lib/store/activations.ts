@@ -7,7 +7,7 @@
 //   c/{id}/{chunk:6}/meta          { labels: Uint8Array [rows], promptIds: string[] }
 // Every chunk is written together with the updated manifest in one transaction (setMany), so the manifest's
 // rowCount only advances once the chunk is committed: after a crash or a full disk, what it counts is intact.
-import { z } from 'zod';
+import { z } from '../util/zod';
 import { kvStore, type KvStore } from './kv';
 import { f16ToF32, f32ToF16 } from './f16';
 

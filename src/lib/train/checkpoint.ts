@@ -7,7 +7,7 @@
 //   then         raw little-endian float32 tensors; header.tensors[i].offset is relative to this point
 //
 // Weights and (optionally) AdamW moments are stored by GPT-2 key ("h.0.attn.c_attn.weight", "...adam_m").
-import { z } from 'zod';
+import { z } from '../util/zod';
 
 export const CHECKPOINT_MAGIC = 'MGCK';
 export const CHECKPOINT_VERSION = 1;

@@ -1,5 +1,6 @@
 // The lab's state lives in the URL query (?page=train&task=cipher&seed=1...), so a link reproduces a view.
 // Unknown or bad parameters are collected in `urlWarnings`, shown to the user, and ignored.
+import { untrack } from 'svelte';
 
 export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'] as const;
 export type PageName = (typeof PAGES)[number];
@@ -44,7 +45,8 @@ export function param(name: string, fallback = ''): string {
 
 /** Sets (or clears with null) parameters and writes them to the address bar without a reload. */
 export function setParams(p: Record<string, string | number | null | undefined>, push = false): void {
-  const next = { ...url.params };
+  // read untracked: an effect that writes settings into the link must not re-run because the link changed
+  const next = { ...untrack(() => url.params) };
   for (const [k, v] of Object.entries(p)) {
     if (v === null || v === undefined || v === '') delete next[k];
     else next[k] = String(v);
