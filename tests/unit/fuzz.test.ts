@@ -1,4 +1,5 @@
-// Seeded fuzzing of every file reader the user can feed: GPT-2 checkpoints, GGUF models, task tokenizer JSON.
+// Seeded fuzzing of every file reader the user can feed: GPT-2 checkpoints, GGUF models, task tokenizer JSON,
+// runs files and reports (the lab's import formats).
 // Each mutated input must either decode into something consistent or throw the reader's own error class with a
 // message that names the problem and what to do. Never a RangeError/TypeError from DataView or a typed-array
 // constructor, never a slow case, never an allocation larger than the file.
@@ -14,6 +15,10 @@ import { TaskTokenizer } from '../../src/lib/tasks/tokenizer';
 import { GGUFError, parseGGUF } from '../../src/lib/gguf/reader';
 import { writeGGUF } from '../../src/lib/gguf/writer';
 import { configFromGGUF } from '../../src/lib/models/llama/config';
+import { decodeRunsFile, encodeRunsFile, RunsFileError } from '../../src/lib/report/runs-file';
+import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
+import { makeReport } from './report-fixture';
+import { reportTables, reportSummary, lossSeries, evalSeries, neuronMapRows, volcanoData, layerBars, probeBars, steerBars, consistencyBars, crossSteerBars } from '../../src/lib/report';
 
 const CASES = 10_000;
 /** Slowest acceptable single case. A parse takes about 1 ms; the margin covers GC pauses on a busy machine. */
@@ -374,6 +379,88 @@ describe('fuzz: TaskTokenizer.fromJSON', () => {
     expect(r.rejected).toBeGreaterThan(100);
   });
 });
+
+// ---------------------------------------------------------------- import files: runs and reports
+
+describe('fuzz: decodeRunsFile', () => {
+  const RUNS_FIX = /Export the runs again|Pick a file saved by the Runs page/;
+  async function corpus(): Promise<Uint8Array[]> {
+    const now = '2026-01-01T00:00:00.000Z';
+    const rec = (id: string, kind: 'train' | 'steer') => ({ id, kind, title: `run ${id}`, status: 'done' as const, config: { lr: 0.001, task: 'cipher' }, parent: undefined, createdAt: now, updatedAt: now, summary: { step: 40 }, artifacts: {} });
+    const ck = validCheckpoint(false, 3);
+    const files = [
+      await encodeRunsFile([{ record: rec('a', 'train'), artifacts: { best: ck.slice(0, 96) } }]),
+      await encodeRunsFile([{ record: rec('b', 'steer'), artifacts: { report: new TextEncoder().encode('{"kind":"memgen-report"}').buffer as ArrayBuffer } }, { record: rec('c', 'train'), artifacts: {} }]),
+    ];
+    return Promise.all(files.map(async (b) => new Uint8Array(await b.arrayBuffer())));
+  }
+
+  it(`survives ${CASES} byte-level mutations (seed 41)`, async () => {
+    const base = await corpus();
+    for (const b of base) expect((await decodeRunsFile(b.slice().buffer)).length).toBeGreaterThan(0);
+    const hot = Math.max(...base.map((b) => 16 + new DataView(b.buffer).getUint32(12, true)));
+    const m = new Mutator(41, base, { hot });
+    let ok = 0, rejected = 0, worst = 0;
+    const kinds = new Set<string>();
+    for (let i = 0; i < CASES; i++) {
+      const c = m.next();
+      const t0 = performance.now();
+      try {
+        const runs = await decodeRunsFile(c.bytes.buffer as ArrayBuffer);
+        for (const r of runs) for (const a of Object.values(r.artifacts)) expect(a.byteLength).toBeLessThanOrEqual(c.bytes.length);
+        ok++;
+      } catch (e) {
+        rejected++;
+        expectCleanError(e, c, RunsFileError, RUNS_FIX);
+        kinds.add(String((e as Error).message).replace(/"[^"]*"/g, '""').replace(/\d+/g, 'N').slice(0, 40));
+      }
+      worst = Math.max(worst, performance.now() - t0);
+      if (worst > CASE_MS) throw new Error(`case ${c.index} (${c.ops.join(', ')}) took ${worst.toFixed(0)} ms`);
+    }
+    console.log(`runs file: ${ok} decoded, ${rejected} rejected, ${kinds.size} distinct messages, worst ${worst.toFixed(1)} ms`);
+    expect(ok + rejected).toBe(CASES);
+    expect(rejected).toBeGreaterThan(1000);
+    expect(kinds.size).toBeGreaterThan(4); // magic, cut short, header JSON, schema, checksum... all reached
+  });
+});
+
+describe('fuzz: parseReport', () => {
+  const REPORT_FIX = /Export it again from the lab|Open a report saved by the lab/;
+  const text = JSON.stringify(makeReport());
+
+  it(`survives ${CASES} byte-level mutations of the JSON text (seed 51)`, () => {
+    const m = new Mutator(51, [new TextEncoder().encode(text)], { hot: text.length });
+    const r = fuzz(() => m.next(), CASES, (c) => renderData(new TextDecoder().decode(c.bytes)), (e, c) => expectCleanError(e, c, ReportFormatError, REPORT_FIX));
+    console.log(`report bytes: ${r.ok} parsed, ${r.rejected} rejected, worst ${r.worstMs.toFixed(1)} ms`, top(r.messages));
+    expect(r.ok + r.rejected).toBe(CASES);
+    expect(r.rejected).toBeGreaterThan(1000);
+  });
+
+  it(`survives ${CASES} structural mutations (seed 52)`, () => {
+    const base = JSON.parse(text);
+    const rng = new Rng(52);
+    let i = 0;
+    const r = fuzz(
+      () => { const { value, ops } = mutateJSON(base, rng, 3); return { index: i++, bytes: new TextEncoder().encode(JSON.stringify(value) ?? 'null'), ops }; },
+      CASES,
+      (c) => renderData(new TextDecoder().decode(c.bytes)),
+      (e, c) => expectCleanError(e, c, ReportFormatError, REPORT_FIX),
+    );
+    console.log(`report structure: ${r.ok} parsed, ${r.rejected} rejected, worst ${r.worstMs.toFixed(1)} ms`, top(r.messages));
+    expect(r.ok).toBeGreaterThan(100);
+    expect(r.rejected).toBeGreaterThan(1000);
+    expect(r.messages.size).toBeGreaterThan(5);
+  });
+});
+
+/** What the Report page computes from a report: every table and every chart's data. */
+function renderData(text: string): void {
+  const r = parseReport(text);
+  reportTables(r);
+  reportSummary(r);
+  lossSeries(r); evalSeries(r); neuronMapRows(r); volcanoData(r); layerBars(r); probeBars(r);
+  steerBars(r, 'memToGen'); steerBars(r, 'genToMem'); consistencyBars(r); crossSteerBars(r);
+}
 
 describe('the mutator itself', () => {
   const corpus = [Uint8Array.from({ length: 300 }, (_, i) => i & 255)];
