@@ -1,4 +1,4 @@
-// npm run reproduce -- --task cipher --preset tiny --backend wasm --out reproduce-output/cipher.json
+// npm run reproduce -- --task cipher --preset tiny --backend wasm --out reproduce-output/cipher.json   (--model = --preset)
 //   [--checkpoint static-models/cipher-tiny.mgck]   skip training, start from a checkpoint
 //   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
 //   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
@@ -12,7 +12,9 @@ import { parseArgs, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
 const task = args.task ?? 'cipher';
-const preset = args.preset ?? 'tiny';
+// --model names a GPT-2 preset (tiny, classroom, gpt2-small); LLaMA GGUF files go through the LLaMA page.
+if (args.model && /\.gguf$/i.test(args.model)) throw new Error('--model with a GGUF file is not run headless yet: fine-tune and analyze LLaMA on the LLaMA page, then save the report there.');
+const preset = args.model ?? args.preset ?? 'tiny';
 const backend = args.backend ?? 'wasm';
 const stage = args.stage ?? 'all';
 const out = args.out ?? `reproduce-output/${task}-${preset}-${backend}.json`;
