@@ -213,11 +213,12 @@ export class AnalysisService {
       }),
     );
     s.analysis = a;
+    this.analyses.set(`${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`, { analysis: a, task: s.info.task, source: s.info.source });
+    // kept in the runs store last: a full disk is reported, and the analysis above is still in this session
     const best = a.probes.reduce((m, p) => (p.testAcc > m.testAcc ? p : m), a.probes[0] ?? { testAcc: 0, hook: '' });
     await this.keepRun(s, 'analyze', `Analysis · ${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`,
       { model: s.info.source, task: s.info.task, storeId: s.storeId, topFractions: o.topFractions ?? [0.05, 0.1], welch: o.welch ?? true, probe: o.probe ?? true },
       { nMem: a.nMem, nGen: a.nGen, bestProbe: best ? { hook: best.hook, testAcc: best.testAcc } : null }, true);
-    this.analyses.set(`${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`, { analysis: a, task: s.info.task, source: s.info.source });
     return view(a);
   }
 
