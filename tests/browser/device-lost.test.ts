@@ -125,7 +125,7 @@ describe('GPU out of memory during training', () => {
     expect(r.first.message).toMatch(/The GPU ran out of memory \(simulated: a buffer allocation failed\)\. Training is paused at the last checkpoint \(step 2\); nothing saved was lost\./);
     expect(r.first.message).toMatch(/Resume with batch 2 and gradient accumulation 2/);
     expect(r.paused).toEqual({ status: 'paused', suggested: { batchSize: 2, gradAccum: 2 }, latest: true, step: 2 });
-    expect(r.second.status).toBe('done');
+    expect(r.second?.status).toBe('done');
     // the resumed run picks up after step 2, on the new setting
     expect(r.steps.slice(r.steps.indexOf(-1) + 1)).toEqual([3, 4, 5, 6]);
     expect(r.end).toEqual({ status: 'done', batchSize: 2, gradAccum: 2, step: 6 });
