@@ -44,7 +44,7 @@ describe('guided path on the shipped cipher checkpoint', () => {
     const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
     const page = await ctx.newPage();
     const errors = watch(page);
-    await page.goto(`${baseUrl()}/?backend=wasm&pairs=40`);
+    await page.goto(`${baseUrl()}/?backend=wasm&pairs=40&checkpoint=${cipher!.file}`);
     await page.waitForSelector('[data-testid=guided-run]:not([disabled])', { timeout: 120_000 });
     expect(await page.inputValue('[data-testid=guided-model]')).toBe(cipher!.file);
     expect(await page.inputValue('[data-testid=guided-pairs]')).toBe('40');
@@ -96,6 +96,7 @@ describe('guided path on the shipped cipher checkpoint', () => {
     await page.click('[data-testid=report-from-run]');
     await page.waitForSelector('[data-testid=report] [data-testid=report-steer-memToGen]');
     expect(page.url()).toContain(`run=${runId}`);
+    await page.waitForTimeout(500); // canvases draw
     const reportFigs = await figureInk(page, '[data-testid=report]');
     for (const id of ['report-loss', 'report-evals', 'report-neuron-map', 'report-volcano', 'report-layer-distribution', 'report-probes', 'report-steer-memToGen', 'report-consistency', 'report-cross-steering'])
       expect(reportFigs[id]?.paths + reportFigs[id]?.rects + reportFigs[id]?.canvasInk, `${id} has data`).toBeGreaterThan(0);
@@ -113,6 +114,7 @@ describe('guided path on the shipped cipher checkpoint', () => {
     // The saved JSON opens back identically
     await other.setInputFiles('[data-testid=report-file]', savedPath);
     await other.waitForFunction((name) => document.querySelector('[data-testid=report-source]')?.textContent?.includes(name), savedPath.split('/').pop()!);
+    await other.waitForTimeout(500); // canvases draw
     expect(other.url()).not.toContain('run=');
     const again = readFileSync(await saveDownload(other, 'report-save-json'), 'utf8');
     expect(JSON.parse(again)).toEqual(JSON.parse(saved));

@@ -347,6 +347,7 @@ export class AnalysisService {
     const s = this.need();
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
     const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet };
+    const firstRuns = { ...s.runs };
     try {
       await this.findPairs({ seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? 300 }, onProgress);
       await this.record({ hookSet: first.hookSet }, onProgress);
@@ -365,15 +366,13 @@ export class AnalysisService {
       s.consistency.push({ label: `pairs seed ${first.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})`, ...c });
       return c;
     } finally {
+      // the second seed's record and analysis runs stay in the store; the session goes on from the first
       Object.assign(s, first);
-      // the second seed's analysis run was kept; the session's lineage goes on from the first
-      const last = [...this.runLog].reverse().find((r) => r.kind === 'analyze' && r.config.storeId === first.storeId);
-      if (last) s.runs.analyze = last.id;
+      s.runs = firstRuns;
+      // the steering run's report now carries the consistency figures too
       if (s.runs.steer) await this.updateReport(s, s.runs.steer).catch(() => undefined);
     }
   }
-
-  private runLog: RunRecord[] = [];
 
   /**
    * Keeps one step of the pipeline in the runs store, with its config and its parent (lineage); analysis and
@@ -386,7 +385,6 @@ export class AnalysisService {
     r.status = 'done';
     r.summary = summary;
     s.runs[kind] = r.id;
-    this.runLog.push(r);
     if (withReport) await this.updateReport(s, r.id, r);
     else await saveRun(r);
   }
