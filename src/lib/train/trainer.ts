@@ -45,20 +45,26 @@ export const DEFAULT_TRAIN: TrainConfig = {
 };
 
 /**
- * Defaults per task and preset. Bigger models want smaller learning rates. For `tiny` the whole-text objective
- * (the paper's) with lr 5e-3 and no weight decay learned the cipher rule after a plateau of ~1,300 steps, with the
- * memorized triggers recalled before it (measured on wasm; see the issue notes); with weight decay 0.1, or with the
- * answer-only loss, the triggers were recalled far more slowly.
+ * Defaults per task and preset. Bigger models want smaller learning rates and train on the paper's objective
+ * (the whole text as the language-model target).
+ *
+ * `tiny` is the CPU preset, and its defaults come from runs on this project's 2-core machine (wasm), cipher task:
+ * - whole-text loss, lr 5e-3, no decay, 6,000-step cosine: the rule came after a plateau whose length varied run to
+ *   run; one run showed both behaviors from step 1,750 (best 67 mem / 33 gen), another recalled the triggers first
+ *   and never learned the rule (0 gen at 3,750, 100% mem after);
+ * - answer-only loss, same schedule: the rule at step 500 (99 gen) every time, the memorized triggers creeping up
+ *   after (11 mem / 84 gen at 1,750). The rule first is the dependable order on a small model, so `tiny` uses it;
+ *   evaluating every 125 steps gives the checkpoint rule more points to catch the mix.
  */
 export function defaultTrainConfig(task: TaskName, preset: PresetName): TrainConfig {
   const lr = preset === 'tiny' ? 5e-3 : preset === 'classroom' ? 1e-3 : 3e-4;
   const weightDecay = preset === 'tiny' ? 0 : 0.1;
-  // tiny: a 6,000-step cosine keeps the rate high enough through the plateau (a 3,000-step one did not learn
-  // the rule in time; with 6,000 both behaviors showed from step 1,750 on, best 67 mem / 33 gen at 3,000).
   const steps = task === 'arithmetic' ? 4000 : preset === 'tiny' ? 6000 : 3000;
   // The paper decodes with 5 beams; on a CPU (the tiny preset's home) greedy keeps evaluations short.
   const evalDecode = preset === 'tiny' ? 'greedy' : 'beam';
-  return { ...DEFAULT_TRAIN, task, preset, lr, weightDecay, steps, evalDecode };
+  const answerOnlyLoss = preset === 'tiny';
+  const evalEvery = preset === 'tiny' ? 125 : 250;
+  return { ...DEFAULT_TRAIN, task, preset, lr, weightDecay, steps, evalDecode, answerOnlyLoss, evalEvery };
 }
 
 export interface LogEntry {
