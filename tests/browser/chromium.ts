@@ -59,7 +59,7 @@ export async function loadModules(page: Page, mods: Record<string, string>): Pro
 
 /** The dev server runs without HMR (a busy page must never reload), so Vite's client fails to open its socket. */
 export function isViteClientNoise(text: string): boolean {
-  return /\[vite\]|WebSocket connection to 'ws:|vite\.dev\/config/.test(text);
+  return /\[vite\]|WebSocket connection to 'ws:|Connecting to 'ws:\/\/127\.0\.0\.1|vite\.dev\/config/.test(text);
 }
 
 export function screenshotDir(): string {
