@@ -13,6 +13,7 @@ import {
 } from '../../src/lib/neurons/stats';
 import { regularizedIncompleteBeta, studentTTwoSidedP, lnGamma } from '../../src/lib/neurons/tdist';
 import { trainProbe } from '../../src/lib/neurons/probe';
+import { pairGroups } from '../../src/lib/neurons/pipeline';
 import { mulberry32 } from '../../src/lib/util/rng';
 import * as tf from '@tensorflow/tfjs';
 
@@ -281,6 +282,33 @@ describe('trainProbe', () => {
     const p = trainProbe(separable(), shuffled, dim, { seed: 1 });
     expect(p.testAcc).toBeLessThan(p.chance + 0.1);
     expect(p.testAcc).toBeGreaterThan(p.chance - 0.2);
+  });
+
+  it('holds out whole contrastive pairs: twins split across train and test score below chance, grouped ones do not', () => {
+    // 150 pairs: the two prompts of a pair are near-identical (a shared random point plus tiny noise) with
+    // opposite labels, and nothing else tells mem from gen. An over-fitted probe (no L2, many epochs) that sees
+    // one twin predicts the other's label from it: inverted.
+    const pairs = 150, d = 32;
+    const rand = mulberry32(5);
+    const X = new Float32Array(2 * pairs * d);
+    const y = new Uint8Array(2 * pairs);
+    for (let k = 0; k < pairs; k++) {
+      y[2 * k] = 1;
+      for (let j = 0; j < d; j++) {
+        const base = rand() * 4 - 2;
+        X[2 * k * d + j] = base + (rand() - 0.5) * 0.02;
+        X[(2 * k + 1) * d + j] = base + (rand() - 0.5) * 0.02;
+      }
+    }
+    const o = { l2: 0, epochs: 400, lr: 0.05, seed: 3 };
+    const byRow = trainProbe(X, y, d, o);
+    const byPair = trainProbe(X, y, d, { ...o, groups: pairGroups(y)! });
+    expect(byRow.testAcc).toBeLessThan(0.4); // the artifact the grouping removes
+    expect(byPair.testAcc).toBeGreaterThan(0.3);
+    expect(byPair.testAcc).toBeLessThan(0.7);
+    // whole pairs held out: an even count of test rows, one mem and one gen each
+    expect(byPair.testRows % 2).toBe(0);
+    expect(pairGroups(Uint8Array.from([1, 0, 0, 1]))).toBeUndefined(); // not recorded as (mem, gen) twins
   });
 
   it('is reproducible from the seed and rejects bad input', () => {

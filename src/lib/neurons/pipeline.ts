@@ -167,6 +167,16 @@ export interface NeuronAnalysis {
   probes: LayerProbe[];
 }
 
+/**
+ * Rows recorded by recordPairs come as (mem, gen) twins: rows 2k and 2k+1 are pair k. The probe holds out
+ * whole pairs. Rows in any other layout get no groups (a plain stratified split).
+ */
+export function pairGroups(labels: Uint8Array): Int32Array | undefined {
+  if (labels.length < 4 || labels.length % 2) return undefined;
+  for (let i = 0; i < labels.length; i += 2) if (labels[i] !== 1 || labels[i + 1] !== 0) return undefined;
+  return Int32Array.from(labels, (_, i) => i >> 1);
+}
+
 export async function analyzeStore(
   store: ActivationStore,
   o: { topFractions: number[]; welch: boolean; probe: boolean; probeSeed?: number },
@@ -182,7 +192,7 @@ export async function analyzeStore(
     stats.push(s.finish({ welch: o.welch }));
     if (o.probe) {
       const all = await store.readAll(h.name);
-      const p = trainProbe(all.data, all.labels, h.dim, { seed: o.probeSeed ?? 0 });
+      const p = trainProbe(all.data, all.labels, h.dim, { seed: o.probeSeed ?? 0, groups: pairGroups(all.labels) });
       probes.push({ hook: h.name, layer: h.layer, trainAcc: p.trainAcc, testAcc: p.testAcc, chance: p.chance });
     }
     await progress?.(++step, hooks.length);

@@ -19,6 +19,12 @@ export interface ProbeOptions {
   testFraction?: number;
   /** Seed of the split. Default 0. */
   seed?: number;
+  /**
+   * Group of each row; rows of one group stay on the same side of the split. Contrastive pairs must: the two
+   * prompts of a pair are near-identical inputs with opposite labels, so with one in training and its twin held
+   * out, an over-fitted probe predicts the twin's label from its neighbor and scores below chance.
+   */
+  groups?: Int32Array;
 }
 
 export interface ProbeResult {
@@ -88,9 +94,25 @@ function accuracy(z: Float64Array, y: Uint8Array | number[], rows: number[] | nu
   return z.length ? ok / z.length : NaN;
 }
 
-/** Trains the probe on a seeded stratified split of X [rows, dim] (row-major) with labels y (1 = mem, 0 = gen). */
+/** Seeded split by group: about testFraction of the groups (at least one, never all) are held out whole. */
+export function splitGroups(groups: Int32Array, testFraction: number, seed: number): { train: number[]; test: number[] } {
+  const ids = [...new Set(groups)].sort((a, b) => a - b);
+  if (ids.length < 2) throw new Error(`trainProbe: need at least 2 groups to hold some out (got ${ids.length}).`);
+  shuffle(ids, mulberry32(seed));
+  const nTest = Math.min(ids.length - 1, Math.max(1, Math.round(ids.length * testFraction)));
+  const held = new Set(ids.slice(0, nTest));
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let i = 0; i < groups.length; i++) (held.has(groups[i]) ? test : train).push(i);
+  return { train, test };
+}
+
+/**
+ * Trains the probe on a seeded split of X [rows, dim] (row-major) with labels y (1 = mem, 0 = gen): stratified
+ * by label, or by `groups` when given.
+ */
 export function trainProbe(X: Float32Array, y: Uint8Array, dim: number, opts: ProbeOptions = {}): ProbeResult {
-  const { l2 = 1e-3, epochs = 100, lr = 0.05, testFraction = 0.2, seed = 0 } = opts;
+  const { l2 = 1e-3, epochs = 100, lr = 0.05, testFraction = 0.2, seed = 0, groups } = opts;
   if (!Number.isInteger(dim) || dim <= 0) throw new Error(`trainProbe: dim must be a positive integer (got ${dim}).`);
   if (X.length % dim !== 0) throw new Error(`trainProbe: X has ${X.length} values, not a multiple of dim=${dim}; pass a row-major [rows, dim] array.`);
   const rows = X.length / dim;
@@ -107,7 +129,8 @@ export function trainProbe(X: Float32Array, y: Uint8Array, dim: number, opts: Pr
   if (n1 < 2 || rows - n1 < 2)
     throw new Error(`trainProbe: need at least 2 rows of each label to hold some out (got ${n1} mem, ${rows - n1} gen).`);
 
-  const { train, test } = splitRows(y, testFraction, seed);
+  if (groups && groups.length !== rows) throw new Error(`trainProbe: ${groups.length} groups for ${rows} rows; pass one group per row.`);
+  const { train, test } = groups ? splitGroups(groups, testFraction, seed) : splitRows(y, testFraction, seed);
   const nTr = train.length;
 
   // Standardize with training-split statistics only (no test leakage).
