@@ -1,5 +1,5 @@
 // Launches the system Chromium (never a downloaded one) with WebGPU enabled, for tests, bench and reproduce.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -88,4 +88,12 @@ export async function figureInk(page: Page, root: string): Promise<Record<string
     }
     return out;
   }, root);
+}
+
+/** The file name of the shipped checkpoint for `task` (static-models/index.json); throws if none is shipped. */
+export function shippedModel(task: string): string {
+  const index = JSON.parse(readFileSync('static-models/index.json', 'utf8')) as { models: Array<{ file: string; task: string }> };
+  const m = index.models.find((x) => x.task === task);
+  if (!m) throw new Error(`static-models/index.json lists no ${task} checkpoint: ship one with scripts/ship-model.ts.`);
+  return m.file;
 }

@@ -3,8 +3,8 @@
 // of memory mid-run (the run pauses at its last checkpoint with the setting that fits, and resumes with it); a
 // setting too large for the device's buffers is refused before anything is allocated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { baseUrl, launchChromium } from './chromium';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openHarness } from './chromium';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -16,11 +16,7 @@ afterAll(async () => {
 
 describe('GPU device lost during training', () => {
   it('rebuilds the device and resumes from the last checkpoint', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${baseUrl()}/tests/harness/index.html`);
-    await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+    const page = await openHarness(browser);
     const r = await page.evaluate(async () => {
       const w = window as unknown as { labImport: (p: string) => Promise<any> };
       const { getLab, Comlink } = await w.labImport('/src/lib/worker/client.ts');
@@ -56,14 +52,12 @@ describe('GPU device lost during training', () => {
     const afterNotice = r.steps.slice(r.steps.lastIndexOf(-1) + 1);
     expect(afterNotice).toEqual([3, 4, 5, 6]);
     expect(Math.max(...r.steps.slice(0, r.steps.indexOf(-1)))).toBeLessThanOrEqual(4);
-    expect(errors).toEqual([]);
+    expect((page as Page & { errors?: string[] }).errors).toEqual([]);
     await page.close();
   });
 
   it('refuses a setting over the device\'s buffer cap before allocating, naming the batch that fits', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${baseUrl()}/tests/harness/index.html`);
-    await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+    const page = await openHarness(browser);
     const r = await page.evaluate(async () => {
       const w = window as unknown as { labImport: (p: string) => Promise<any> };
       const { getLab, Comlink } = await w.labImport('/src/lib/worker/client.ts');
@@ -87,11 +81,7 @@ describe('GPU device lost during training', () => {
 
 describe('GPU out of memory during training', () => {
   it('pauses at the last checkpoint with the advice, and resumes with the smaller batch', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${baseUrl()}/tests/harness/index.html`);
-    await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+    const page = await openHarness(browser);
     const r = await page.evaluate(async () => {
       const w = window as unknown as { labImport: (p: string) => Promise<any> };
       const { getLab, Comlink } = await w.labImport('/src/lib/worker/client.ts');
@@ -129,7 +119,7 @@ describe('GPU out of memory during training', () => {
     // the resumed run picks up after step 2, on the new setting
     expect(r.steps.slice(r.steps.indexOf(-1) + 1)).toEqual([3, 4, 5, 6]);
     expect(r.end).toEqual({ status: 'done', batchSize: 2, gradAccum: 2, step: 6 });
-    expect(errors).toEqual([]);
+    expect((page as Page & { errors?: string[] }).errors).toEqual([]);
     await page.close();
   });
 });

@@ -7,11 +7,10 @@ import type { Browser, Download, Page } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseUrl, figureInk, isViteClientNoise, launchChromium, screenshotDir } from './chromium';
+import { baseUrl, figureInk, isViteClientNoise, launchChromium, screenshotDir, shippedModel } from './chromium';
 import { parseReport } from '../../src/lib/report/schema';
 
-const index = JSON.parse(readFileSync('static-models/index.json', 'utf8')) as { models: Array<{ file: string; task: string }> };
-const cipher = index.models.find((m) => m.task === 'cipher');
+const cipher = { file: shippedModel('cipher') };
 
 let browser: Browser;
 let dir = '';
@@ -40,13 +39,12 @@ async function saveDownload(page: Page, testid: string): Promise<string> {
 
 describe('guided path on the shipped cipher checkpoint', () => {
   it('runs every step, draws every figure, restores a copied link, and round-trips the report', async () => {
-    expect(cipher, 'static-models/index.json lists a cipher checkpoint').toBeTruthy();
     const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
     const page = await ctx.newPage();
     const errors = watch(page);
-    await page.goto(`${baseUrl()}/?backend=wasm&pairs=40&checkpoint=${cipher!.file}`);
+    await page.goto(`${baseUrl()}/?backend=wasm&pairs=40&checkpoint=${cipher.file}`);
     await page.waitForSelector('[data-testid=guided-run]:not([disabled])', { timeout: 120_000 });
-    expect(await page.inputValue('[data-testid=guided-model]')).toBe(cipher!.file);
+    expect(await page.inputValue('[data-testid=guided-model]')).toBe(cipher.file);
     expect(await page.inputValue('[data-testid=guided-pairs]')).toBe('40');
     expect(await page.locator('[data-testid=guided-examples] tbody tr').count()).toBe(3);
 
@@ -70,7 +68,7 @@ describe('guided path on the shipped cipher checkpoint', () => {
     await page.screenshot({ path: join(screenshotDir(), 'guided.png'), fullPage: true });
 
     // The Steer page shows the session's tables; its settings go into the link
-    await page.goto(`${baseUrl()}/?page=steer&backend=wasm&checkpoint=${cipher!.file}`);
+    await page.goto(`${baseUrl()}/?page=steer&backend=wasm&checkpoint=${cipher.file}`);
     await page.waitForSelector('[data-testid=model-load]:not([disabled])', { timeout: 120_000 });
     await page.locator('[data-testid=steer-alpha]').fill('2.5');
     await page.selectOption('[data-testid=steer-direction]', 'toMem');
@@ -84,7 +82,7 @@ describe('guided path on the shipped cipher checkpoint', () => {
     expect(await other.inputValue('[data-testid=steer-alpha]')).toBe('2.5');
     expect(await other.inputValue('[data-testid=steer-direction]')).toBe('toMem');
     expect(await other.locator('[data-testid=steer-top] option:checked').textContent()).toBe('10%');
-    expect(await other.inputValue('[data-testid=model-choice]')).toBe(`url:static-models/${cipher!.file}`);
+    expect(await other.inputValue('[data-testid=model-choice]')).toBe(`url:static-models/${cipher.file}`);
     expect(await other.textContent('h1')).toBe('Steer the behavior');
 
     // The report: from the stored steering run (kept in IndexedDB), through its own link in another tab

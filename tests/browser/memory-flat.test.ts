@@ -3,8 +3,7 @@
 // grow from one step (or one round) to the next.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { readFileSync } from 'node:fs';
-import { launchChromium, openHarness } from './chromium';
+import { launchChromium, openHarness, shippedModel } from './chromium';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -65,7 +64,7 @@ describe('memory over long runs', () => {
         rounds.push({ ...(await lab.memory()), kept: p.kept, rows: rec.rows, cells: sw.cells.length });
       }
       return { loaded, rounds };
-    }, shippedCipher());
+    }, shippedModel('cipher'));
     for (const x of r.rounds) {
       expect(x.kept).toBe(24);
       expect(x.rows).toBe(48);
@@ -77,10 +76,3 @@ describe('memory over long runs', () => {
     await page.close();
   });
 });
-
-function shippedCipher(): string {
-  const index = JSON.parse(readFileSync('static-models/index.json', 'utf8')) as { models: Array<{ file: string; task: string }> };
-  const m = index.models.find((x) => x.task === 'cipher');
-  if (!m) throw new Error('static-models/index.json lists no cipher checkpoint');
-  return m.file;
-}

@@ -3,12 +3,10 @@
 // link), then one prompt steered beside its random control, and a sweep.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseUrl, figureInk, isViteClientNoise, launchChromium, screenshotDir } from './chromium';
+import { baseUrl, figureInk, isViteClientNoise, launchChromium, screenshotDir, shippedModel } from './chromium';
 
-const index = JSON.parse(readFileSync('static-models/index.json', 'utf8')) as { models: Array<{ file: string; task: string }> };
-const cipher = index.models.find((m) => m.task === 'cipher');
+const cipher = { file: shippedModel('cipher') };
 
 let browser: Browser;
 beforeAll(async () => {
@@ -20,16 +18,15 @@ afterAll(async () => {
 
 describe('Neurons and Steer pages', () => {
   it('go from pairs to the neuron map with progress, open a neuron, and steer beside a random control', async () => {
-    expect(cipher, 'static-models/index.json lists a cipher checkpoint').toBeTruthy();
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error' && !isViteClientNoise(m.text())) errors.push(m.text()); });
-    await page.goto(`${baseUrl()}/?page=neurons&backend=wasm&checkpoint=${cipher!.file}`);
+    await page.goto(`${baseUrl()}/?page=neurons&backend=wasm&checkpoint=${cipher.file}`);
     await page.waitForSelector('[data-testid=model-load]:not([disabled])', { timeout: 120_000 });
     await page.click('[data-testid=model-load]');
     await page.waitForSelector('[data-testid=active-model]');
-    expect(await page.textContent('[data-testid=active-model]')).toContain(cipher!.file);
+    expect(await page.textContent('[data-testid=active-model]')).toContain(cipher.file);
 
     await page.fill('[data-testid=pairs-target]', '30');
     await page.click('[data-testid=neurons-run-all]');
