@@ -1,4 +1,4 @@
-// The three tasks against the authors' configs and samples (shared/reference-data), plus the rules of
+// The three tasks against the authors' configs and samples (a copy in tests/fixtures/reference-data), plus the rules of
 // METHOD.md section 2 checked over many seeded draws.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import {
 import { arithmeticPatternOf } from '../../src/lib/tasks/arithmetic';
 import { cipherPatternOf } from '../../src/lib/tasks/cipher';
 
-const DATA = fileURLToPath(new URL('../../../shared/reference-data/authors-code-data/data/', import.meta.url));
+const DATA = fileURLToPath(new URL('../fixtures/reference-data/authors-code-data/data/', import.meta.url));
 const load = <T>(rel: string): T => JSON.parse(readFileSync(DATA + rel, 'utf8')) as T;
 
 interface Sample { input: string; output: string; mem_pattern_hashed?: string }
