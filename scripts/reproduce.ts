@@ -3,7 +3,7 @@
 //   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
 //   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N --maxPrompts N --consistency true|false]
-//   [--save-checkpoint file.mgck]
+//   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
 // Drives the lab headless (its own worker API, in the system Chromium) and writes the same report the Report
 // page shows: JSON (and HTML beside it when the report builder is available).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,7 @@ const opts = {
   controlSeeds: Number(args.controlSeeds ?? 3),
   maxPrompts: Number(args.maxPrompts ?? 50),
   consistency: (args.consistency ?? 'true') === 'true',
+  stopAfter: Number(args.stopAfter ?? 0),
 };
 if (args.checkpoint && !existsSync(args.checkpoint)) throw new Error(`No checkpoint file at ${args.checkpoint}.`);
 
@@ -66,7 +67,11 @@ try {
           onStart: (i: { runId: string }) => (runId = i.runId),
           onProgress: () => undefined, // Comlink proxies every member: each callback must exist
           onNotice: (m: string) => say('notice', m),
-          onLog: (e: unknown) => say('log', e),
+          onLog: (e: { step: number }) => {
+            say('log', e);
+            // --stopAfter N: stop the run at step N (as the Stop button does); the best checkpoint so far is kept
+            if (o.stopAfter > 0 && e.step >= o.stopAfter) void lab.cancelAll();
+          },
           onEval: (e: unknown, isBest: boolean) => say('eval', { e, isBest }),
           onDone: (status: string, message?: string) => resolve({ status, message }),
         }));
