@@ -114,7 +114,7 @@ export class TrainRun {
     validateTrainConfig(cfg);
     const task = getTask(cfg.task);
     const tok = task.tokenizer();
-    const mc = presetConfig(cfg.preset, tok.size, task.maxTokens());
+    const mc = modelConfigFor(cfg);
     const model = new GPT2(mc, initWeights(mc, cfg.seed), tok, ops);
     const opt = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay }, isDecayed);
     return new TrainRun(id, cfg, task, tok, model, opt);
@@ -296,6 +296,12 @@ export class TrainRun {
     this.model.dispose();
     this.opt.dispose();
   }
+}
+
+/** The GPT-2 shape a training setting builds: the preset, with the task tokenizer's vocabulary and longest example. */
+export function modelConfigFor(cfg: Pick<TrainConfig, 'task' | 'preset'>): GPT2Config {
+  const task = getTask(cfg.task);
+  return presetConfig(cfg.preset, task.tokenizer().size, task.maxTokens());
 }
 
 export function validateTrainConfig(c: TrainConfig): void {

@@ -195,7 +195,7 @@ export class AnalysisService {
     s.hookSet = o.hookSet ?? 'resid';
     const rows = store.rowCount();
     const bytes = rows * store.manifest.hooks.reduce((a, h) => a + h.dim, 0) * (store.manifest.dtype === 'float16' ? 2 : 4);
-    await this.keepRun(s, 'record', `Recording · ${s.info.task} · ${s.info.source} · ${s.hookSet} · pairs seed ${s.pairsSeed ?? 1}`,
+    await this.keepRun(s, 'record', `Recording · ${analysisKey(s)}`,
       { model: s.info.source, task: s.info.task, hookSet: s.hookSet, dtype: store.manifest.dtype, storeId: id, pairsSeed: s.pairsSeed ?? 1 },
       { rows, bytes, ...(s.pairSummary ? { tried: s.pairSummary.tried, kept: s.pairSummary.kept, flipRate: s.pairSummary.flipRate } : {}) });
     return { storeId: id, rows, bytes };
@@ -213,10 +213,10 @@ export class AnalysisService {
       }),
     );
     s.analysis = a;
-    this.analyses.set(`${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`, { analysis: a, task: s.info.task, source: s.info.source });
+    this.analyses.set(analysisKey(s), { analysis: a, task: s.info.task, source: s.info.source });
     // kept in the runs store last: a full disk is reported, and the analysis above is still in this session
     const best = a.probes.reduce((m, p) => (p.testAcc > m.testAcc ? p : m), a.probes[0] ?? { testAcc: 0, hook: '' });
-    await this.keepRun(s, 'analyze', `Analysis · ${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`,
+    await this.keepRun(s, 'analyze', `Analysis · ${analysisKey(s)}`,
       { model: s.info.source, task: s.info.task, storeId: s.storeId, topFractions: o.topFractions ?? [0.05, 0.1], welch: o.welch ?? true, probe: o.probe ?? true },
       { nMem: a.nMem, nGen: a.nGen, bestProbe: best ? { hook: best.hook, testAcc: best.testAcc } : null }, true);
     return view(a);
@@ -348,21 +348,14 @@ export class AnalysisService {
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
     const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet };
     const firstRuns = { ...s.runs };
+    if (o.seed === (first.pairsSeed ?? 1)) throw new Error(`The current analysis already uses pair seed ${o.seed}: choose another seed for the second set of pairs.`);
     try {
       await this.findPairs({ seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? 300 }, onProgress);
       await this.record({ hookSet: first.hookSet }, onProgress);
       await this.analyze({}, onProgress);
-      const f = o.topFraction ?? 0.05;
-      const absR = (x: NeuronAnalysis) => Float32Array.from(x.stats.flatMap((st) => Array.from(st.r, Math.abs)));
-      const topA = rankNeurons(statsOf(first.analysis), f), topB = rankNeurons(statsOf(s.analysis!), f);
-      const c: Consistency = consistency({ top: topA, absR: absR(first.analysis) }, { top: topB, absR: absR(s.analysis!) }, f);
-      // Cross-steering: the second seed's neurons steer the validation prompts, beside the first seed's own and a random control.
-      const hooks = this.hookList(s);
-      const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 50, 'greedy');
-      c.crossSteer = await this.job('decodes', onProgress, (t) =>
-        crossSteering(s.model, s.task, memItems, genItems, topA, topB, hooks, { alpha: o.crossAlpha ?? 1, topFraction: f, controlSeeds: o.controlSeeds ?? 3, decode: 'greedy', padId: s.padId },
-          async (d, total) => { t.report('cross-steering', d, total); await t.checkpoint(); }),
-      );
+      const keyA = analysisKey({ ...s, ...first });
+      // overlap, rank agreement, and the second seed's neurons steering beside the first seed's own and a control
+      const c = await this.crossSteerOf({ keyA, keyB: analysisKey(s), alpha: o.crossAlpha ?? 1, topFraction: o.topFraction ?? 0.05, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
       s.consistency.push({ label: `pairs seed ${first.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})`, ...c });
       return c;
     } finally {
@@ -426,6 +419,11 @@ export class AnalysisService {
   analysisKeys(): string[] {
     return [...this.analyses.keys()];
   }
+}
+
+/** How an analysis of this session is named: task, model, hook set and the seed of its pairs. */
+function analysisKey(s: Pick<Session, 'info' | 'hookSet' | 'pairsSeed'>): string {
+  return `${s.info.task} · ${s.info.source} · ${s.hookSet ?? 'resid'} · pairs seed ${s.pairsSeed ?? 1}`;
 }
 
 function statsOf(a: NeuronAnalysis) {

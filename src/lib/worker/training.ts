@@ -2,15 +2,13 @@ import * as Comlink from 'comlink';
 // Training service inside the worker: runs one TrainRun at a time, reports progress and events,
 // saves checkpoints to IndexedDB (latest + best by the paper's rule), and resumes interrupted runs.
 import * as tf from '@tensorflow/tfjs';
-import { TrainRun, defaultTrainConfig, type EvalEntry, type LogEntry, type TrainConfig } from '../train/trainer';
+import { TrainRun, defaultTrainConfig, modelConfigFor, type EvalEntry, type LogEntry, type TrainConfig } from '../train/trainer';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { getOps, type OpsImpl } from '../models/gpt2';
 import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, StorageFullError, type RunRecord } from '../store/runs';
 import { CancelledError, JobTracker, type Progress } from './jobs';
 import { DeviceLostError, GpuOutOfMemoryError, confirmDeviceLoss, isDeviceLost, isOutOfMemoryError, lastDeviceLoss, rebuildWebGPU, takeOutOfMemory } from '../engine/backend';
 import { checkTrainFits, outOfMemoryAdvice } from '../train/memory';
-import { presetConfig } from '../models/gpt2/config';
-import { getTask } from '../tasks';
 import type { TaskName } from '../tasks/types';
 import type { PresetName } from '../models/gpt2/config';
 
@@ -66,9 +64,7 @@ export class TrainingService {
     if (tf.getBackend() !== 'webgpu') return;
     const dev = (tf.backend() as unknown as { device?: GPUDevice }).device;
     if (!dev) return;
-    const task = getTask(cfg.task);
-    const mc = presetConfig(cfg.preset, task.tokenizer().size, task.maxTokens());
-    checkTrainFits(mc, cfg.batchSize, cfg.gradAccum, dev.limits as unknown as Record<string, number>, cfg.preset);
+    checkTrainFits(modelConfigFor(cfg), cfg.batchSize, cfg.gradAccum, dev.limits as unknown as Record<string, number>, cfg.preset);
   }
 
   /**
