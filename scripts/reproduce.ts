@@ -4,6 +4,9 @@
 //   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N --maxPrompts N --consistency true|false]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
+//   --task mixed [--tasks cipher,color --answerOnlyTasks cipher]   one model on several tasks: the pipeline runs on
+//                                                                   the first part, then inter-task consistency
+//                                                                   (the second part's neurons, cross-steering)
 // Drives the lab headless (its own worker API, in the system Chromium) and writes the same report the Report
 // page shows: JSON (and HTML beside it when the report builder is available).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,11 +21,14 @@ const preset = args.model ?? args.preset ?? 'tiny';
 const backend = args.backend ?? 'wasm';
 const stage = args.stage ?? 'all';
 const out = args.out ?? `reproduce-output/${task}-${preset}-${backend}.json`;
-const overrides: Record<string, number | string | boolean> = {};
+const overrides: Record<string, number | string | boolean | string[]> = {};
 for (const k of ['steps', 'seed', 'batchSize', 'evalEvery', 'evalLimit', 'lr', 'warmup', 'gradAccum', 'weightDecay'])
   if (args[k] !== undefined) overrides[k] = Number(args[k]);
 if (args.decode) overrides.evalDecode = args.decode;
 if (args.answerOnlyLoss) overrides.answerOnlyLoss = args.answerOnlyLoss === 'true';
+const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+if (args.tasks) overrides.tasks = list(args.tasks) as unknown as string;
+if (args.answerOnlyTasks !== undefined) overrides.answerOnlyTasks = list(args.answerOnlyTasks) as unknown as string;
 const opts = {
   task, preset, backend, stage, overrides,
   checkpointB64: args.checkpoint ? readFileSync(args.checkpoint).toString('base64') : '',
@@ -41,7 +47,10 @@ const d = await startDriver();
 await d.page.exposeFunction('__report', (kind: string, payload: string) => {
   const p = JSON.parse(payload);
   if (kind === 'log' && p.step % 50 === 0) console.log(`step ${p.step}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s`);
-  else if (kind === 'eval') console.log(`eval @${p.e.step}: gen ${p.e.gen}  mem ${p.e.mem}  other ${p.e.other}${p.isBest ? '  (best)' : ''}`);
+  else if (kind === 'eval') {
+    const parts = p.e.byTask ? '  [' + Object.entries(p.e.byTask as Record<string, { gen: number; mem: number; other: number }>).map(([t, c]) => `${t} ${c.gen}/${c.mem}/${c.other}`).join(', ') + ']' : '';
+    console.log(`eval @${p.e.step}: gen ${p.e.gen}  mem ${p.e.mem}  other ${p.e.other}${parts}${p.isBest ? '  (best)' : ''}`);
+  }
   else if (kind === 'progress') process.stdout.write(`\r${p.phase}: ${p.done}/${p.total} ${p.message ?? ''}        `);
   else if (kind !== 'log') console.log(`\n${kind}: ${typeof p === 'string' ? p : JSON.stringify(p)}`);
 });
@@ -98,6 +107,11 @@ try {
           if (o.consistency) {
             say('stage', 'intra-task consistency (a second set of pairs)');
             await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+            // a mixed model: every other part's neurons against this part's (same network, same positions)
+            for (const other of (info.mixed ?? []).filter((t: string) => t !== info.task)) {
+              say('stage', `inter-task consistency (${info.task} vs ${other})`);
+              await lab.analysis.interTaskConsistency({ task: other, target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+            }
           }
         }
       }
@@ -105,14 +119,17 @@ try {
     const report = await lab.analysis.report(o.backend);
     return { report, device, cfg, trainEnd, checkpointBase64: b64 };
   }, opts);
-  const r = result.report as { training?: { chosen?: { mem: number; gen: number; other: number; total: number } | null } | null };
+  type Counts = { mem: number; gen: number; other: number; total: number };
+  const r = result.report as { training?: { chosen?: (Counts & { byTask?: Record<string, Counts> }) | null } | null };
   const chosen = r.training?.chosen ?? null;
+  const both = (c: Counts) => c.mem / c.total >= 0.1 && c.gen / c.total >= 0.1;
   const full = {
     ...result.report,
     reproduce: {
       args: process.argv.slice(2), wallSeconds: (Date.now() - started) / 1000, device: result.device.adapter ?? null,
       training: result.trainEnd,
-      bothBehaviors: chosen ? chosen.mem / chosen.total >= 0.1 && chosen.gen / chosen.total >= 0.1 : null,
+      // a mixed model needs both behaviors in every part
+      bothBehaviors: chosen ? (chosen.byTask ? Object.values(chosen.byTask).every(both) : both(chosen)) : null,
     },
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -26,6 +26,19 @@ export function evalSeries(r: Report): LineSeries[] {
   return out;
 }
 
+/** A mixed model's validation decodes per part: one set of mem / gen / other lines per task. */
+export function evalSeriesByTask(r: Report): { task: string; series: LineSeries[] }[] {
+  const t = r.training;
+  const parts = r.model.mixed ?? [];
+  if (!t || !parts.length) return [];
+  return parts.map((task) => {
+    const evals = t.evals.filter((e) => e.byTask?.[task]);
+    const series: LineSeries[] = (['mem', 'gen', 'other'] as const).map((k) => ({ name: k, points: evals.map((e) => ({ x: e.step, y: e.byTask![task][k] })) }));
+    if (t.chosen && evals.length) series.push(chosenMark(t.chosen.step, 0, Math.max(...evals.map((e) => e.byTask![task].total))));
+    return { task, series };
+  }).filter((x) => x.series[0].points.length > 0);
+}
+
 /** Neuron map rows: Pearson r of every neuron, one row per hook. */
 export function neuronMapRows(r: Report): Float32Array[] {
   return r.analysis ? r.analysis.r.map((row) => Float32Array.from(row)) : [];

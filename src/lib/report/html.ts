@@ -45,12 +45,13 @@ function tableHtml(t: ReportTable): string {
 /** Summary lines (what, which model, how much data) as [term, value] pairs; shared by the page and the HTML. */
 export function reportSummary(r: Report): [string, string][] {
   const out: [string, string][] = [
-    ['task', r.task],
+    ['task', r.model.mixed ? `${r.task} (analyzed), of a model trained on ${r.model.mixed.join(' + ')} mixed` : r.task],
     ['model', `${r.model.kind} ${r.model.preset} (${r.model.source}), step ${r.model.step}${r.model.backend ? `, backend ${r.model.backend}` : ''}`],
     ['created', r.createdAt],
   ];
   const c = r.training?.chosen;
-  if (c) out.push(['chosen checkpoint', `step ${c.step} (${c.decode}): ${c.mem} mem, ${c.gen} gen, ${c.other} other of ${c.total}`]);
+  if (c) out.push(['chosen checkpoint', `step ${c.step} (${c.decode}): ${c.mem} mem, ${c.gen} gen, ${c.other} other of ${c.total}` +
+    (c.byTask ? ` (${Object.entries(c.byTask).map(([t, x]) => `${t}: ${x.mem} mem, ${x.gen} gen, ${x.other} other of ${x.total}`).join('; ')})` : '')]);
   if (r.pairs) {
     const p = r.pairs;
     out.push(['contrastive pairs', `${p.kept} kept of ${p.tried} tried (flip rate ${(100 * p.flipRate).toFixed(1)}%, stopped by ${p.stoppedBy}); ` +

@@ -3,7 +3,9 @@
 // in the lab. Validated with zod on import.
 import { z } from '../util/zod';
 
-const counts = z.object({ mem: z.number(), gen: z.number(), other: z.number(), total: z.number() });
+const plainCounts = z.object({ mem: z.number(), gen: z.number(), other: z.number(), total: z.number() });
+/** Label counts; a mixed model's evaluations also count per part. */
+const counts = plainCounts.extend({ byTask: z.record(z.string(), plainCounts).optional() });
 const shares = z.object({ gen: z.number(), mem: z.number(), other: z.number() });
 
 export const reportSchema = z.object({
@@ -11,7 +13,11 @@ export const reportSchema = z.object({
   version: z.literal(1),
   createdAt: z.string(),
   task: z.enum(['arithmetic', 'cipher', 'color']),
-  model: z.object({ kind: z.string(), preset: z.string(), source: z.string(), step: z.number(), backend: z.string().optional() }),
+  model: z.object({
+    kind: z.string(), preset: z.string(), source: z.string(), step: z.number(), backend: z.string().optional(),
+    /** A model trained on several tasks at once: its parts (`task` is the one analyzed and steered). */
+    mixed: z.array(z.enum(['arithmetic', 'cipher', 'color'])).optional(),
+  }),
   training: z
     .object({
       config: z.record(z.string(), z.unknown()),
@@ -54,7 +60,10 @@ export const reportSchema = z.object({
     .nullable(),
   consistency: z
     .array(z.object({
-      label: z.string(), topFraction: z.number(), jaccard: z.number(), randomJaccard: z.number(), spearmanAbsR: z.number(), positions: z.number(),
+      label: z.string(),
+      /** intra: two pair seeds of one task; inter: two tasks on one model (the label names them). */
+      kind: z.enum(['intra', 'inter']).optional(),
+      topFraction: z.number(), jaccard: z.number(), randomJaccard: z.number(), spearmanAbsR: z.number(), positions: z.number(),
       /** Neurons of one analysis steering with another's: own set, cross set and random control, per table. */
       crossSteer: z.array(z.object({
         table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: z.number(), prompts: z.number(), own: shares, cross: shares, control: shares,

@@ -92,6 +92,11 @@ export function reportTables(r: Report): ReportTable[] {
       { label: 'decode', value: (e) => e.decode },
       { label: 'mem', value: (e) => e.mem }, { label: 'gen', value: (e) => e.gen }, { label: 'other', value: (e) => e.other },
       { label: 'total', value: (e) => e.total },
+      // a mixed model: gen / mem / other per part
+      ...(r.model.mixed ?? []).map((t) => ({ label: `${t} gen / mem / other`, value: (e: (typeof r.training.evals)[number]) => {
+        const c = e.byTask?.[t];
+        return c ? `${c.gen} / ${c.mem} / ${c.other}` : '';
+      } })),
     ]));
   }
   if (r.pairs) {

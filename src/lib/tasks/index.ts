@@ -11,6 +11,7 @@ export { ARITHMETIC_CONFIG, CIPHER_CONFIG, COLOR_CONFIG } from './configs'; // t
 export { scratchpadTarget, arithmeticTarget, parseArithmeticPrompt } from './arithmetic'; // arithmetic text rules
 export { encipher, decipher, cipherTarget, parseCipherPrompt } from './cipher'; //          cipher text rules
 export { drawColorStory, firstColorWord } from './color'; //                                color story generator
+export { mixedTask, mixedParts, MIXED_PARTS_DEFAULT, type MixedTask } from './mixed'; //   several tasks, one model
 export { toJSONL, tokenLengthStats, type LengthStats } from './export'; //                  JSONL export, length stats
 
 export const TASK_NAMES: readonly TaskName[] = ['arithmetic', 'cipher', 'color'];

@@ -14,6 +14,8 @@ export interface TrainExample {
   memorized: boolean;
   /** Hash name such as 'mem-ced71018' for triggered prompts, null for the others; color: the target name. */
   patternId: string | null;
+  /** The example's task, set in a mixed training set (which loss mode applies to it). */
+  task?: TaskName;
 }
 
 export interface EvalItem {
@@ -34,7 +36,8 @@ export interface ContrastivePair {
 }
 
 export interface Task {
-  name: TaskName;
+  /** 'mixed' only for the training task that mixes several (see mixed.ts). */
+  name: TaskName | 'mixed';
   title: string;
   description: string;
   /** Training set for one epoch; color draws fresh samples per epoch (seed, epoch), the others ignore epoch. */

@@ -40,7 +40,11 @@ export const checkpointHeader = z.object({
   train: z.record(z.string(), z.unknown()),
   /** Validation result at this step. */
   eval: z
-    .object({ step: z.number(), mem: z.number(), gen: z.number(), other: z.number(), total: z.number(), decode: z.string() })
+    .object({
+      step: z.number(), mem: z.number(), gen: z.number(), other: z.number(), total: z.number(), decode: z.string(),
+      /** A mixed task's counts per part. */
+      byTask: z.record(z.string(), z.object({ mem: z.number(), gen: z.number(), other: z.number(), total: z.number() })).optional(),
+    })
     .nullable(),
   /** Loss and eval log up to this step. */
   log: z.array(z.record(z.string(), z.unknown())).max(1_000_000),

@@ -14,7 +14,8 @@ export interface Batch {
   tokens: number;
 }
 
-export function makeBatch(examples: TrainExample[], tok: TaskTokenizer, answerOnly: boolean, maxT: number): Batch {
+/** answerOnly: true/false for every example, or per example (a mixed task's parts keep their own loss mode). */
+export function makeBatch(examples: TrainExample[], tok: TaskTokenizer, answerOnly: boolean | ((e: TrainExample) => boolean), maxT: number): Batch {
   const enc = examples.map((e) => tok.encodeExample(e));
   const T = Math.min(maxT, Math.max(...enc.map((e) => e.ids.length)));
   const B = examples.length;
@@ -23,9 +24,10 @@ export function makeBatch(examples: TrainExample[], tok: TaskTokenizer, answerOn
   let tokens = 0;
   enc.forEach((e, b) => {
     const n = Math.min(T, e.ids.length);
+    const only = typeof answerOnly === 'function' ? answerOnly(examples[b]) : answerOnly;
     for (let t = 0; t < n; t++) {
       ids[b * T + t] = e.ids[t];
-      if (t >= 1 && (!answerOnly || t >= e.targetStart)) weights[b * T + t] = 1;
+      if (t >= 1 && (!only || t >= e.targetStart)) weights[b * T + t] = 1;
     }
     tokens += n;
   });

@@ -6,7 +6,7 @@ import { GPT2, getOps, type OpsImpl } from '../models/gpt2';
 import { promptTokens, type HookedModel } from '../models/types';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { TaskTokenizer } from '../tasks/tokenizer';
-import { getTask } from '../tasks';
+import { getTask, mixedParts } from '../tasks';
 import type { EvalItem, Label, Task, TaskName } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evaluate';
 import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
@@ -21,7 +21,10 @@ import type { Report } from '../report/schema';
 
 export interface ActiveModelInfo {
   source: string;
+  /** The task being analyzed (for a mixed model: the part chosen, see `switchTask`). */
   task: TaskName;
+  /** A model trained on several tasks: its parts (any of them can be analyzed, and compared across). */
+  mixed?: TaskName[];
   preset: string;
   step: number;
   dims: HookedModel['dims'];
@@ -73,7 +76,7 @@ export class AnalysisService {
   constructor(private readonly register: (t: JobTracker) => void, private readonly unregister: (t: JobTracker) => void) {}
 
   /** Makes a stored training run's best checkpoint (or a checkpoint file) the active model. */
-  async useCheckpoint(src: { runId?: string; buffer?: ArrayBuffer; url?: string }): Promise<ActiveModelInfo> {
+  async useCheckpoint(src: { runId?: string; buffer?: ArrayBuffer; url?: string; task?: TaskName }): Promise<ActiveModelInfo> {
     let buf = src.buffer;
     let label = 'uploaded checkpoint';
     if (src.runId) {
@@ -91,11 +94,14 @@ export class AnalysisService {
     if (!buf) throw new Error('No checkpoint given.');
     const ck = decodeCheckpoint(buf);
     const h = ck.header;
-    if (h.task === 'mixed') throw new Error('Mixed-task checkpoints are not supported on this page yet.');
+    // a mixed model is analyzed one part at a time, with the part's prompts and labels (switchTask changes it)
+    const parts = h.task === 'mixed' ? mixedParts((h.train as { tasks?: string[] }).tasks) : undefined;
+    if (parts && src.task && !parts.includes(src.task)) throw new Error(`This mixed model was trained on ${parts.join(', ')}, not on ${src.task}: pick one of those tasks.`);
+    const task: TaskName = parts ? src.task ?? parts[0] : (h.task as TaskName);
     this.release();
     const tok = TaskTokenizer.fromJSON(h.tokenizer);
     const model = new GPT2(h.config, ck.tensors, tok, getOps(this.opsImpl));
-    const info: ActiveModelInfo = { source: label, task: h.task, preset: h.preset, step: h.step, dims: model.dims, hooks: model.hookNames(), eval: h.eval };
+    const info: ActiveModelInfo = { source: label, task, ...(parts ? { mixed: parts } : {}), preset: h.preset, step: h.step, dims: model.dims, hooks: model.hookNames(), eval: h.eval };
     const log = h.log as Array<Record<string, unknown>>;
     const losses = log.filter((e) => typeof e.loss === 'number').map((e) => ({ step: e.step as number, loss: e.loss as number }));
     const k = Math.max(1, Math.ceil(losses.length / 2000));
@@ -104,8 +110,27 @@ export class AnalysisService {
       config: h.train, loss: losses.filter((_, i) => i % k === 0 || i === losses.length - 1), evals,
       chosen: h.eval ? { ...h.eval } : null,
     };
-    this.s = { model, owned: true, task: getTask(h.task), info, padId: tok.padId, training, consistency: [], runs: src.runId ? { train: src.runId } : {} };
+    this.s = { model, owned: true, task: getTask(task), info, padId: tok.padId, training, consistency: [], runs: src.runId ? { train: src.runId } : {} };
     return info;
+  }
+
+  /**
+   * A mixed model: analyze another of its tasks. The model stays loaded, and analyses already made (of any part)
+   * stay in the session, so tasks can be compared; the pairs, recording, analysis and steering shown move to the
+   * new task (empty until its steps are run).
+   */
+  switchTask(task: TaskName): ActiveModelInfo {
+    const s = this.need();
+    const parts = s.info.mixed;
+    if (!parts) throw new Error(`The active model was trained on ${s.info.task} only; load a mixed model to analyze several tasks on one network.`);
+    if (!parts.includes(task)) throw new Error(`The active mixed model was trained on ${parts.join(', ')}, not on ${task}.`);
+    if (task === s.info.task) return s.info;
+    s.info = { ...s.info, task };
+    s.task = getTask(task);
+    for (const k of ['kept', 'pairsSeed', 'hookSet', 'pairSummary', 'storeId', 'analysis', 'baseline', 'steering'] as const) delete s[k];
+    const { train } = s.runs;
+    s.runs = train ? { train } : {};
+    return s.info;
   }
 
   /** Any HookedModel (e.g. LLaMA) can become the active model through this. */
@@ -328,6 +353,7 @@ export class AnalysisService {
     const a = this.analyses.get(o.keyA), b = this.analyses.get(o.keyB);
     if (!a || !b) throw new Error('Both analyses must be run in this session first.');
     if (a.source !== s.info.source || b.source !== s.info.source) throw new Error(`Cross-steering runs on the active model (${s.info.source}); both analyses must come from it.`);
+    if (a.task !== s.info.task) throw new Error(`The first analysis (${o.keyA}) must be of the task being steered (${s.info.task}): its own neurons are the reference.`);
     const c = this.consistencyOf(o.keyA, o.keyB, o.topFraction);
     const hooks = a.analysis.hooks.map((h) => ({ name: h.name, dim: h.dim }));
     const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 50, 'greedy');
@@ -345,21 +371,44 @@ export class AnalysisService {
    */
   async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
+    if (o.seed === (s.pairsSeed ?? 1)) throw new Error(`The current analysis already uses pair seed ${o.seed}: choose another seed for the second set of pairs.`);
+    return this.compareWithSecond({ ...o, task: s.info.task, kind: 'intra', label: `pairs seed ${s.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})` }, onProgress);
+  }
+
+  /**
+   * Inter-task consistency on a mixed model (one network trained on several tasks, so neuron positions are
+   * shared): the other task's pairs go through the same three steps on the same model, and its top neurons are
+   * compared with this task's (overlap, rank agreement) and steer this task's prompts beside its own set and a
+   * random control.
+   */
+  async interTaskConsistency(o: { task: TaskName; seed?: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+    const s = this.need();
+    const parts = s.info.mixed;
+    if (!parts) throw new Error(`Inter-task consistency needs one model trained on several tasks (neuron positions must be shared); the active model was trained on ${s.info.task} only. Train a mixed model (Train page, task "mixed"), or use LLaMA, whose base model is shared.`);
+    if (o.task === s.info.task || !parts.includes(o.task)) throw new Error(`Choose another task of this mixed model to compare with ${s.info.task}: ${parts.filter((p) => p !== s.info.task).join(', ')}.`);
+    return this.compareWithSecond({ ...o, seed: o.seed ?? s.pairsSeed ?? 1, kind: 'inter', label: `${s.info.task} vs ${o.task} (one model)` }, onProgress);
+  }
+
+  /** Runs pairs, recording and analysis a second time (another seed or task), compares, and restores the first. */
+  private async compareWithSecond(o: { task: TaskName; seed: number; target: number; kind: 'intra' | 'inter'; label: string; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+    const s = this.need();
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
-    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet };
+    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, task: s.task, info: s.info };
     const firstRuns = { ...s.runs };
-    if (o.seed === (first.pairsSeed ?? 1)) throw new Error(`The current analysis already uses pair seed ${o.seed}: choose another seed for the second set of pairs.`);
+    const keyA = analysisKey(s);
     try {
+      if (o.task !== s.info.task) this.switchTask(o.task);
       await this.findPairs({ seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? 300 }, onProgress);
       await this.record({ hookSet: first.hookSet }, onProgress);
       await this.analyze({}, onProgress);
-      const keyA = analysisKey({ ...s, ...first });
-      // overlap, rank agreement, and the second seed's neurons steering beside the first seed's own and a control
-      const c = await this.crossSteerOf({ keyA, keyB: analysisKey(s), alpha: o.crossAlpha ?? 1, topFraction: o.topFraction ?? 0.05, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
-      s.consistency.push({ label: `pairs seed ${first.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})`, ...c });
+      const keyB = analysisKey(s);
+      // back on the first task: its prompts are the ones steered, with its own set, the second set and a control
+      Object.assign(s, first);
+      const c = await this.crossSteerOf({ keyA, keyB, alpha: o.crossAlpha ?? 1, topFraction: o.topFraction ?? 0.05, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
+      s.consistency.push({ label: o.label, kind: o.kind, ...c });
       return c;
     } finally {
-      // the second seed's record and analysis runs stay in the store; the session goes on from the first
+      // the second analysis's record and analyze runs stay in the store; the session goes on from the first
       Object.assign(s, first);
       s.runs = firstRuns;
       // the steering run's report now carries the consistency figures too
@@ -399,7 +448,7 @@ export class AnalysisService {
     const f = a ? (a.top['0.05'] ? '0.05' : Object.keys(a.top)[0]) : '';
     return {
       kind: 'memgen-report', version: 1, createdAt: new Date().toISOString(), task: s.info.task,
-      model: { kind: s.model.kind, preset: s.info.preset, source: s.info.source, step: s.info.step, backend },
+      model: { kind: s.model.kind, preset: s.info.preset, source: s.info.source, step: s.info.step, backend, ...(s.info.mixed ? { mixed: s.info.mixed } : {}) },
       training: s.training ?? null,
       pairs: s.pairSummary ? { ...s.pairSummary, labelCounts: { ...s.pairSummary.labelCounts } } : null,
       analysis: a

@@ -37,7 +37,7 @@ export class TrainingService {
     this.opsImpl = impl;
   }
 
-  defaults(task: TaskName, preset: PresetName): TrainConfig {
+  defaults(task: TaskName | 'mixed', preset: PresetName): TrainConfig {
     return defaultTrainConfig(task, preset);
   }
 
@@ -50,7 +50,8 @@ export class TrainingService {
     this.assertIdle();
     this.checkFits(cfg);
     const run = TrainRun.create(cfg, getOps(this.opsImpl));
-    const record = newRun('train', `GPT-2 ${cfg.preset} on ${cfg.task} (seed ${cfg.seed})`, { ...cfg });
+    const what = cfg.task === 'mixed' ? `mixed ${(cfg.tasks ?? []).join('+')}` : cfg.task;
+    const record = newRun('train', `GPT-2 ${cfg.preset} on ${what} (seed ${cfg.seed})`, { ...cfg });
     record.id = run.id;
     await saveRun(record);
     return this.launch(run, record, events);
