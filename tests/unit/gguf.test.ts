@@ -7,6 +7,7 @@ import { dequantize, quantize, floatToHalf, halfToFloat } from '../../src/lib/gg
 import { LlamaTokenizer, LLAMA3_PRETOKENIZE } from '../../src/lib/models/llama/tokenizer';
 import { configFromGGUF } from '../../src/lib/models/llama/config';
 import { mulberry32 } from '../../src/lib/util/rng';
+import { qMatMulRef } from '../../src/lib/kernels/qmatmul';
 
 const fixture = (f: string) => new Uint8Array(readFileSync(`tests/fixtures/${f}`));
 
@@ -183,6 +184,26 @@ describe('block formats', () => {
     expect(errs.Q4_0).toBeLessThan(0.12);
     expect(errs.Q4_K).toBeGreaterThan(errs.Q6_K);
     expect(Array.from(dequantize('F32', quantize('F32', x), x.length))).toEqual(Array.from(x));
+  });
+
+  it('the CPU matmul twin (fused dot for few rows, dequantized rows otherwise) matches dequantize + dot in float64', () => {
+    const rand = mulberry32(11);
+    const N = 5, K = 512;
+    for (const format of ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const) {
+      const wf = Float32Array.from({ length: N * K }, () => rand() * 2 - 1);
+      const bytes = quantize(format, wf);
+      const words = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const W = dequantize(format, bytes, N * K);
+      for (const M of [1, 3, 6]) { // 1 and 3 take the fused dot, 6 the dequantized rows
+        const x = Float32Array.from({ length: M * K }, () => rand() * 2 - 1);
+        const y = qMatMulRef(x, M, words, { format, N, K });
+        for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+          let want = 0;
+          for (let k = 0; k < K; k++) want += x[m * K + k] * W[n * K + k];
+          expect(Math.abs(y[m * N + n] - want), `${format} M=${M} (${m}, ${n})`).toBeLessThan(1e-4 * (1 + Math.abs(want)));
+        }
+      }
+    }
   });
 });
 

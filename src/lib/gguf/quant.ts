@@ -78,66 +78,94 @@ export function unpackQ4KScales(s: Uint8Array, o: number): { sc: number[]; m: nu
 export function dequantize(type: QuantType, bytes: Uint8Array, n: number): Float32Array {
   checkSize(type, bytes, n);
   const out = new Float32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const h = (o: number) => halfToFloat(dv.getUint16(o, true));
+  dequantizeInto(type, bytes, 0, n, out);
+  return out;
+}
+
+// Every f16 value as f32, so a block's scale is one load (the CPU matmul twins dequantize one row per output).
+let HALF: Float32Array | null = null;
+export function halfTable(): Float32Array {
+  if (!HALF) {
+    HALF = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) HALF[i] = halfToFloat(i);
+  }
+  return HALF;
+}
+
+/**
+ * Dequantize `n` values starting at byte `at` of `bytes` into `out` (from `outAt`), allocating nothing: the hot
+ * loop of the CPU twins of the quantized matmuls. Sizes are the caller's to check (see `dequantize`).
+ */
+export function dequantizeInto(type: QuantType, bytes: Uint8Array, at: number, n: number, out: Float32Array, outAt = 0): void {
+  const H = halfTable();
+  const h = (o: number) => H[bytes[o] | (bytes[o + 1] << 8)];
+  const i8 = (o: number) => (bytes[o] << 24) >> 24;
   switch (type) {
-    case 'F32':
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+    case 'F32': {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + at, n * 4);
+      for (let i = 0; i < n; i++) out[outAt + i] = dv.getFloat32(i * 4, true);
       break;
+    }
     case 'F16':
-      for (let i = 0; i < n; i++) out[i] = h(i * 2);
+      for (let i = 0; i < n; i++) out[outAt + i] = h(at + i * 2);
       break;
     case 'Q8_0':
       for (let b = 0; b < n / 32; b++) {
-        const o = b * 34, d = h(o);
-        for (let j = 0; j < 32; j++) out[b * 32 + j] = d * dv.getInt8(o + 2 + j);
+        const o = at + b * 34, d = h(o), y = outAt + b * 32;
+        for (let j = 0; j < 32; j++) out[y + j] = d * i8(o + 2 + j);
       }
       break;
     case 'Q4_0':
       for (let b = 0; b < n / 32; b++) {
-        const o = b * 18, d = h(o);
+        const o = at + b * 18, d = h(o), y = outAt + b * 32;
         for (let j = 0; j < 16; j++) {
           const q = bytes[o + 2 + j];
-          out[b * 32 + j] = d * ((q & 15) - 8);
-          out[b * 32 + j + 16] = d * ((q >> 4) - 8);
+          out[y + j] = d * ((q & 15) - 8);
+          out[y + j + 16] = d * ((q >> 4) - 8);
         }
       }
       break;
     case 'Q4_K':
       for (let b = 0; b < n / 256; b++) {
-        const o = b * 144, d = h(o), dmin = h(o + 2);
-        const { sc, m } = unpackQ4KScales(bytes, o + 4);
+        const o = at + b * 144, d = h(o), dmin = h(o + 2), s = o + 4, y = outAt + b * 256;
         for (let c = 0; c < 4; c++) {
+          // sub-blocks 2c and 2c+1 (ggml's get_scale_min_k4, inlined)
+          const j0 = 2 * c, j1 = 2 * c + 1;
+          const sc0 = j0 < 4 ? bytes[s + j0] & 63 : (bytes[s + j0 + 4] & 0xf) | ((bytes[s + j0 - 4] >> 6) << 4);
+          const m0 = j0 < 4 ? bytes[s + j0 + 4] & 63 : (bytes[s + j0 + 4] >> 4) | ((bytes[s + j0] >> 6) << 4);
+          const sc1 = j1 < 4 ? bytes[s + j1] & 63 : (bytes[s + j1 + 4] & 0xf) | ((bytes[s + j1 - 4] >> 6) << 4);
+          const m1 = j1 < 4 ? bytes[s + j1 + 4] & 63 : (bytes[s + j1 + 4] >> 4) | ((bytes[s + j1] >> 6) << 4);
+          const a0 = d * sc0, b0 = dmin * m0, a1 = d * sc1, b1 = dmin * m1;
+          const qo = o + 16 + 32 * c, yo = y + 64 * c;
           for (let l = 0; l < 32; l++) {
-            const q = bytes[o + 16 + 32 * c + l];
-            out[b * 256 + 64 * c + l] = d * sc[2 * c] * (q & 15) - dmin * m[2 * c];
-            out[b * 256 + 64 * c + 32 + l] = d * sc[2 * c + 1] * (q >> 4) - dmin * m[2 * c + 1];
+            const q = bytes[qo + l];
+            out[yo + l] = a0 * (q & 15) - b0;
+            out[yo + 32 + l] = a1 * (q >> 4) - b1;
           }
         }
       }
       break;
     case 'Q6_K':
       for (let b = 0; b < n / 256; b++) {
-        const o = b * 210, d = h(o + 208);
+        const o = at + b * 210, d = h(o + 208);
         for (let half = 0; half < 2; half++) {
-          const ql = o + 64 * half, qh = o + 128 + 32 * half, sc = o + 192 + 8 * half, y = b * 256 + 128 * half;
+          const ql = o + 64 * half, qh = o + 128 + 32 * half, sc = o + 192 + 8 * half, y = outAt + b * 256 + 128 * half;
           for (let l = 0; l < 32; l++) {
             const is = l >> 4;
-            const H = bytes[qh + l];
-            const q1 = ((bytes[ql + l] & 15) | ((H & 3) << 4)) - 32;
-            const q2 = ((bytes[ql + l + 32] & 15) | (((H >> 2) & 3) << 4)) - 32;
-            const q3 = ((bytes[ql + l] >> 4) | (((H >> 4) & 3) << 4)) - 32;
-            const q4 = ((bytes[ql + l + 32] >> 4) | (((H >> 6) & 3) << 4)) - 32;
-            out[y + l] = d * dv.getInt8(sc + is) * q1;
-            out[y + l + 32] = d * dv.getInt8(sc + is + 2) * q2;
-            out[y + l + 64] = d * dv.getInt8(sc + is + 4) * q3;
-            out[y + l + 96] = d * dv.getInt8(sc + is + 6) * q4;
+            const Hb = bytes[qh + l];
+            const q1 = ((bytes[ql + l] & 15) | ((Hb & 3) << 4)) - 32;
+            const q2 = ((bytes[ql + l + 32] & 15) | (((Hb >> 2) & 3) << 4)) - 32;
+            const q3 = ((bytes[ql + l] >> 4) | (((Hb >> 4) & 3) << 4)) - 32;
+            const q4 = ((bytes[ql + l + 32] >> 4) | (((Hb >> 6) & 3) << 4)) - 32;
+            out[y + l] = d * i8(sc + is) * q1;
+            out[y + l + 32] = d * i8(sc + is + 2) * q2;
+            out[y + l + 64] = d * i8(sc + is + 4) * q3;
+            out[y + l + 96] = d * i8(sc + is + 6) * q4;
           }
         }
       }
       break;
   }
-  return out;
 }
 
 // ---------- quantize (round to nearest; for fixtures) ----------

@@ -5,7 +5,8 @@
 //   makeQWeight(format, N, K, b)   wrap raw block bytes as an int32 tensor
 //   qMatMul(x, w) / qGather(ids, w) the ops
 import * as tf from '@tensorflow/tfjs';
-import { dequantize } from '../../gguf/quant';
+import { dequantizeInto } from '../../gguf/quant';
+import { FUSED_DOT, qDotRow } from './dot';
 import { blockInfo } from '../../gguf/types';
 import { isQFormat, Q_FORMATS, type QFormat } from './formats';
 import { qGatherProgram, qMatMulDxProgram, qMatMulProgram } from './wgsl';
@@ -58,11 +59,26 @@ function bytesOf(words: Int32Array): Uint8Array {
   return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
 }
 
+// One row of W is dequantized at a time into a reused buffer, then dotted with every row of x: memory stays at
+// one row, and nothing is allocated per row (the per-token cost of decoding on wasm).
+let scratch = new Float32Array(0);
+function rowOf(b: Uint8Array, n: number, a: QAttrs): Float32Array {
+  if (scratch.length < a.K) scratch = new Float32Array(a.K);
+  dequantizeInto(a.format, b, n * rowBytes(a.format, a.K), a.K, scratch);
+  return scratch;
+}
+
 export function qMatMulRef(x: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
-  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const b = bytesOf(w);
   const y = new Float32Array(M * a.N);
+  if (M <= 4 && FUSED_DOT.has(a.format)) {
+    // few rows of x (decoding): the fused dot reads each block once per row of x, with no dequantized copy
+    const rb = rowBytes(a.format, a.K);
+    for (let n = 0; n < a.N; n++) for (let m = 0; m < M; m++) y[m * a.N + n] = qDotRow(a.format, b, n * rb, x, m * a.K, a.K);
+    return y;
+  }
   for (let n = 0; n < a.N; n++) {
-    const row = dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K);
+    const row = rowOf(b, n, a);
     for (let m = 0; m < M; m++) {
       let acc = 0;
       for (let k = 0; k < a.K; k++) acc += x[m * a.K + k] * row[k];
@@ -73,10 +89,10 @@ export function qMatMulRef(x: Float32Array, M: number, w: Int32Array, a: QAttrs)
 }
 
 export function qMatMulDxRef(dy: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
-  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const b = bytesOf(w);
   const dx = new Float32Array(M * a.K);
   for (let n = 0; n < a.N; n++) {
-    const row = dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K);
+    const row = rowOf(b, n, a);
     for (let m = 0; m < M; m++) {
       const g = dy[m * a.N + n];
       for (let k = 0; k < a.K; k++) dx[m * a.K + k] += g * row[k];
@@ -90,7 +106,7 @@ export function qGatherRef(ids: Int32Array, w: Int32Array, a: QAttrs): Float32Ar
   const out = new Float32Array(ids.length * a.K);
   ids.forEach((id, r) => {
     const n = Math.min(Math.max(id, 0), a.N - 1);
-    out.set(dequantize(a.format, b.subarray(n * rb, (n + 1) * rb), a.K), r * a.K);
+    dequantizeInto(a.format, b, n * rb, a.K, out, r * a.K);
   });
   return out;
 }
@@ -144,7 +160,8 @@ export function registerQMatMulKernels(): void {
         kernelFunc: ({ inputs, backend, attrs }) => {
           const b = backend as unknown as AnyBackend;
           const ins = [inputs[a0] as tf.TensorInfo, inputs[a1] as tf.TensorInfo];
-          const arrays = ins.map((t) => (backendName === 'wasm' ? b.typedArrayFromHeap(t).slice() : b.readSync(t.dataId)));
+          // heap views are read before anything is allocated on the heap (makeOutput, below), so no copy is needed
+          const arrays = ins.map((t) => (backendName === 'wasm' ? b.typedArrayFromHeap(t) : b.readSync(t.dataId)));
           const { shape, values } = COMPUTE[kernelName](arrays, ins.map((t) => t.shape), attrs as unknown as QAttrs);
           if (backendName === 'cpu') return b.makeTensorInfo(shape, 'float32', values);
           const out = b.makeOutput(shape, 'float32'); // may grow the heap: views are taken after it

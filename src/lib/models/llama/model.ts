@@ -164,23 +164,21 @@ export class LlamaModel implements HookedModel {
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.config.normEps))), this.norms.get(name)!) as tf.Tensor3D;
   }
 
-  /** Rotate adjacent pairs (2i, 2i+1) of x (B, T, H, HS) at positions start..start+T-1. */
+  /**
+   * Rotate adjacent pairs (2i, 2i+1) of x (B, T, H, HS) at positions start..start+T-1:
+   * y = x * cos + swap(x) * sin', where swap exchanges the two values of each pair and sin' is (-sin, +sin) per pair.
+   */
   private rope(x: tf.Tensor4D, start: number): tf.Tensor4D {
     const [B, T, H, HS] = x.shape;
     const P = HS / 2;
-    const cos = new Float32Array(T * P), sin = new Float32Array(T * P);
+    const cos = new Float32Array(T * HS), sin = new Float32Array(T * HS);
     for (let t = 0; t < T; t++) for (let i = 0; i < P; i++) {
-      const th = (start + t) * this.invFreq[i];
-      cos[t * P + i] = Math.cos(th);
-      sin[t * P + i] = Math.sin(th);
+      const th = (start + t) * this.invFreq[i], c = Math.cos(th), s = Math.sin(th), o = t * HS + 2 * i;
+      cos[o] = c; cos[o + 1] = c;
+      sin[o] = -s; sin[o + 1] = s;
     }
-    const c = tf.tensor4d(cos, [1, T, 1, P]), s = tf.tensor4d(sin, [1, T, 1, P]);
-    const pairs = x.reshape([B, T, H, P, 2]);
-    const x0 = pairs.slice([0, 0, 0, 0, 0], [B, T, H, P, 1]).reshape([B, T, H, P]); // (B, T, H, P)
-    const x1 = pairs.slice([0, 0, 0, 0, 1], [B, T, H, P, 1]).reshape([B, T, H, P]);
-    const y0 = tf.sub(tf.mul(x0, c), tf.mul(x1, s));
-    const y1 = tf.add(tf.mul(x0, s), tf.mul(x1, c));
-    return tf.stack([y0, y1], 4).reshape([B, T, H, HS]) as tf.Tensor4D;
+    const swapped = tf.reverse(x.reshape([B, T, H, P, 2]), 4).reshape([B, T, H, HS]); // (x1, x0) per pair
+    return tf.add(tf.mul(x, tf.tensor4d(cos, [1, T, 1, HS])), tf.mul(swapped, tf.tensor4d(sin, [1, T, 1, HS]))) as tf.Tensor4D;
   }
 
   private attention(x: tf.Tensor3D, i: number, start: number, cache: KVCache | null, hk: Hook): tf.Tensor3D {
@@ -205,14 +203,17 @@ export class LlamaModel implements HookedModel {
       cache.v[i] = tf.keep(v);
     }
     const TK = k.shape[2], G = NH / NKV;
-    // Query head h reads kv head floor(h / G), as llama.cpp and HF's repeat_kv do.
-    // (rank-3 tile: tfjs has no rank-5 tile gradient)
-    const expand = (t: tf.Tensor4D) => (G === 1 ? t : tf.tile(t.reshape([B * NKV, 1, TK * HS]), [1, G, 1]).reshape([B, NH, TK, HS])); // (B, NH, TK, HS)
-    const mask = new Float32Array(T * TK);
-    for (let t = 0; t < T; t++) for (let j = start + t + 1; j < TK; j++) mask[t * TK + j] = -1e9; // causal
-    const scores = tf.add(tf.mul(tf.matMul(q, expand(k), false, true), 1 / Math.sqrt(HS)), tf.tensor2d(mask, [T, TK])); // (B, NH, T, TK)
-    const att = hk(`${hb}.hook_pattern`, tf.softmax(scores, -1));
-    const z = hk(`${hb}.hook_z`, tf.matMul(att, expand(v)).transpose([0, 2, 1, 3])); // (B, T, NH, HS)
+    // Query head h reads kv head floor(h / G), as llama.cpp and HF's repeat_kv do. Heads h = kv*G + g are adjacent,
+    // so the G query heads of a kv head stack into one (G*T)-row matmul against it: no copy of K or V per head.
+    const qg = q.reshape([B, NKV, G * T, HS]);
+    let scores = tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(HS)); // (B, NKV, G*T, TK)
+    if (T > 1) {
+      const mask = new Float32Array(G * T * TK); // causal: row g*T + t sees keys up to start + t
+      for (let g = 0; g < G; g++) for (let t = 0; t < T; t++) for (let j = start + t + 1; j < TK; j++) mask[(g * T + t) * TK + j] = -1e9;
+      scores = tf.add(scores, tf.tensor2d(mask, [G * T, TK]));
+    } // one new position (decoding) sees every key: no mask
+    const att = hk(`${hb}.hook_pattern`, tf.softmax(scores, -1).reshape([B, NH, T, TK])) as tf.Tensor4D; // (B, NH, T, TK)
+    const z = hk(`${hb}.hook_z`, tf.matMul(att.reshape([B, NKV, G * T, TK]), v).reshape([B, NH, T, HS]).transpose([0, 2, 1, 3])); // (B, T, NH, HS)
     return this.linear(`${b}.attn_output`, z.reshape([B * T, NH * HS]) as tf.Tensor2D).reshape([B, T, C]);
   }
 
