@@ -21,7 +21,7 @@ const meta = {
   preset: h.preset,
   seed: h.seed,
   step: h.step,
-  title: args.title ?? `GPT-2 ${h.preset} on ${h.task} (seed ${h.seed}, step ${h.step})`,
+  title: args.title ?? `GPT-2 ${h.preset} on ${h.task === 'mixed' ? `${((h.train.tasks as string[] | undefined) ?? []).join(' + ')} mixed` : h.task} (seed ${h.seed}, step ${h.step})`,
   eval: h.eval,
   config: h.config,
   train: h.train,

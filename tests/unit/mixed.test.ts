@@ -127,3 +127,36 @@ describe('training on a mixed task', () => {
     again.dispose();
   });
 });
+
+describe('analysis of a mixed model (worker service, cpu backend)', () => {
+  it('analyzes one part at a time, switches parts, and refuses inter-task comparisons on a one-task model', async () => {
+    await import('fake-indexeddb/auto');
+    const { AnalysisService } = await import('../../src/lib/worker/analysis');
+    const svc = new AnalysisService(() => undefined, () => undefined);
+    const run = TrainRun.create({ ...defaultTrainConfig('mixed', 'tiny'), steps: 1, batchSize: 2 }, getOps('fused'), 'mixed-svc');
+    const { buf } = await run.encode(false, null);
+    run.dispose();
+
+    const info = await svc.useCheckpoint({ buffer: buf.slice(0) });
+    expect(info.mixed).toEqual(['cipher', 'color']);
+    expect(info.task).toBe('cipher');
+    expect((await svc.useCheckpoint({ buffer: buf.slice(0), task: 'color' })).task).toBe('color');
+    await expect(svc.useCheckpoint({ buffer: buf.slice(0), task: 'arithmetic' })).rejects.toThrow(/trained on cipher, color, not on arithmetic/);
+    expect(svc.switchTask('cipher').task).toBe('cipher');
+    expect(() => svc.switchTask('arithmetic')).toThrow(/not on arithmetic/);
+    // the part's own prompts: cipher validation items, labeled by the cipher rule
+    const p = await svc.tryPrompt({ alpha: 0, topFraction: 0.05, direction: 'toGen' }).catch((e: Error) => e);
+    expect(String(p)).toMatch(/No analysis yet/);
+    await expect(svc.interTaskConsistency({ task: 'color', target: 4 })).rejects.toThrow(/Run the analysis first/);
+    await expect(svc.interTaskConsistency({ task: 'cipher', target: 4 })).rejects.toThrow(/Choose another task of this mixed model/);
+
+    const single = TrainRun.create({ ...defaultTrainConfig('cipher', 'tiny'), steps: 1, batchSize: 2 }, getOps('fused'), 'cipher-svc');
+    const one = (await single.encode(false, null)).buf;
+    single.dispose();
+    const i1 = await svc.useCheckpoint({ buffer: one, task: 'color' }); // a one-task model ignores the part asked for
+    expect(i1.task).toBe('cipher');
+    expect(i1.mixed).toBeUndefined();
+    expect(() => svc.switchTask('color')).toThrow(/trained on cipher only/);
+    await expect(svc.interTaskConsistency({ task: 'color', target: 4 })).rejects.toThrow(/needs one model trained on several tasks/);
+  });
+});
