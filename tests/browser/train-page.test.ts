@@ -51,4 +51,34 @@ describe('Train page', () => {
     expect(errors).toEqual([]);
     await ctx.close();
   });
+
+  it('trains a mixed model: picks its tasks, charts each task, and names them in the run', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1366, height: 1000 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${baseUrl()}/?page=train&backend=wasm&task=mixed&preset=tiny`);
+    await page.waitForSelector('[data-testid=train-start]:not([disabled])', { timeout: 120_000 });
+    // the tiny defaults: cipher + color (arithmetic's scratchpads are too slow for the CPU preset)
+    expect(await page.isChecked('[data-testid=train-part-cipher]')).toBe(true);
+    expect(await page.isChecked('[data-testid=train-part-color]')).toBe(true);
+    expect(await page.isChecked('[data-testid=train-part-arithmetic]')).toBe(false);
+    // one task is not a mix: the worker refuses with a message naming the problem
+    await page.uncheck('[data-testid=train-part-color]');
+    await page.click('[data-testid=train-start]');
+    await page.waitForSelector('[data-testid=train-error]');
+    expect(await page.textContent('[data-testid=train-error]')).toMatch(/at least two different tasks/);
+    await page.check('[data-testid=train-part-color]');
+    await setNumber(page, 'train-steps', 4);
+    await setNumber(page, 'train-eval-every', 2);
+    await setNumber(page, 'train-eval-limit', 3);
+    await page.click('[data-testid=train-start]');
+    await page.waitForSelector('text=Training finished', { timeout: 300_000 });
+    const titles = await page.locator('[data-testid=train-live] figcaption, [data-testid=train-live] h3, [data-testid=train-live] .title').allTextContents();
+    expect(titles.join(' | ')).toMatch(/Validation, cipher/);
+    expect(titles.join(' | ')).toMatch(/Validation, color/);
+    expect(await page.textContent('[data-testid=runs-table] tbody')).toMatch(/GPT-2 tiny on mixed cipher\+color/);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
 });

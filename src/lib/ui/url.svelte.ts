@@ -8,7 +8,9 @@ export type PageName = (typeof PAGES)[number];
 /** Every parameter the lab understands, with a validator. */
 const KNOWN: Record<string, (v: string) => boolean> = {
   page: (v) => (PAGES as readonly string[]).includes(v),
-  task: (v) => ['arithmetic', 'cipher', 'color'].includes(v),
+  task: (v) => ['arithmetic', 'cipher', 'color', 'mixed'].includes(v),
+  /** The task analyzed on a mixed model. */
+  part: (v) => ['arithmetic', 'cipher', 'color'].includes(v),
   seed: (v) => /^\d{1,9}$/.test(v),
   preset: (v) => /^[a-z0-9-]{1,32}$/.test(v),
   backend: (v) => ['webgpu', 'wasm'].includes(v),
