@@ -4,8 +4,10 @@
 // beside random sets, and color's neurons steering cipher's prompts beside cipher's own and a random control.
 // The task being analyzed switches on the model picker, and lives in the link (part=).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Download } from 'playwright-core';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parseReport } from '../../src/lib/report/schema';
 import { baseUrl, figureInk, isViteClientNoise, launchChromium, screenshotDir, shippedModel } from './chromium';
 
 const mixed = shippedModel('mixed');
@@ -61,23 +63,34 @@ describe('a mixed-task model', () => {
     expect(figs['cross-steer-bars'].rects).toBeGreaterThanOrEqual(3);
     await page.screenshot({ path: join(screenshotDir(), 'mixed-consistency.png'), fullPage: true });
 
-    // the session's report names both tasks: the comparison is inter-task, on one model
-    const report = await page.evaluate(async () => {
-      const { getLab } = await (window as unknown as { labImport: (p: string) => Promise<any> }).labImport('/src/lib/worker/client.ts');
-      return getLab().analysis.report('wasm');
-    });
-    expect(report.task).toBe('cipher');
-    expect(report.model.mixed).toEqual(['cipher', 'color']);
-    const inter = report.consistency.find((c: { kind?: string }) => c.kind === 'inter');
-    expect(inter.label).toBe('cipher vs color (one model)');
-    expect(inter.positions).toBe(3 * 64);
-    expect(inter.crossSteer.length).toBeGreaterThanOrEqual(1);
-    for (const x of inter.crossSteer) for (const k of ['own', 'cross', 'control']) expect(x[k].gen + x[k].mem + x[k].other).toBeCloseTo(100, 5);
     // the analyses of both tasks are kept for later comparisons
     const keys = await page.locator('label:has-text("A") select option').allTextContents();
     expect(keys.some((k) => k.startsWith('cipher ·')) && keys.some((k) => k.startsWith('color ·'))).toBe(true);
 
-    // the picker switches the analyzed task; the link keeps it
+    // the session's report (Report page, same tab): both tasks named, the comparison inter-task, per-task charts
+    await page.click('nav >> text=Report');
+    await page.click('[data-testid=report-from-session]');
+    await page.waitForSelector('[data-testid=report-summary]');
+    expect(await page.textContent('[data-testid=report-summary]')).toMatch(/cipher \(analyzed\), of a model trained on cipher \+ color mixed/);
+    const reportFigs = await figureInk(page, '[data-testid=report]');
+    for (const id of ['report-evals-cipher', 'report-evals-color', 'report-consistency', 'report-cross-steering'])
+      expect(reportFigs[id]?.paths + reportFigs[id]?.rects, `${id} has data`).toBeGreaterThan(0);
+    const [d] = await Promise.all([page.waitForEvent('download') as Promise<Download>, page.click('[data-testid=report-save-json]')]);
+    const path = join(screenshotDir(), d.suggestedFilename());
+    await d.saveAs(path);
+    const report = parseReport(readFileSync(path, 'utf8'));
+    expect(report.task).toBe('cipher');
+    expect(report.model.mixed).toEqual(['cipher', 'color']);
+    expect(report.training?.chosen?.byTask?.color.total).toBe(100);
+    const inter = report.consistency.find((c) => c.kind === 'inter')!;
+    expect(inter.label).toBe('cipher vs color (one model)');
+    expect(inter.positions).toBe(3 * 64);
+    expect(inter.crossSteer!.length).toBeGreaterThanOrEqual(1);
+    for (const x of inter.crossSteer!) for (const k of ['own', 'cross', 'control'] as const) expect(x[k].gen + x[k].mem + x[k].other).toBeCloseTo(100, 5);
+
+    // back on the Neurons page, the picker switches the analyzed task; the link keeps it
+    await page.click('nav >> text=Neurons');
+    await page.waitForSelector('[data-testid=model-part]');
     await page.selectOption('[data-testid=model-part]', 'color');
     await page.waitForFunction(() => document.querySelector('[data-testid=active-model]')?.textContent?.includes('analyzing color'));
     await page.waitForFunction(() => location.search.includes('part=color'));
