@@ -3,6 +3,7 @@
 //   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
 //   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N --maxPrompts N --consistency true|false]
+//   [--crossAlphas 1,3 (the α of cross-steering in the consistency checks)]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
 //   --task mixed [--tasks cipher,color --answerOnlyTasks cipher]   one model on several tasks: the pipeline runs on
 //                                                                   the first part, then inter-task consistency
@@ -39,6 +40,7 @@ const opts = {
   maxPrompts: Number(args.maxPrompts ?? 50),
   consistency: (args.consistency ?? 'true') === 'true',
   stopAfter: Number(args.stopAfter ?? 0),
+  crossAlphas: (args.crossAlphas ?? '1,3').split(',').map(Number),
 };
 if (args.checkpoint && !existsSync(args.checkpoint)) throw new Error(`No checkpoint file at ${args.checkpoint}.`);
 
@@ -106,11 +108,11 @@ try {
           await lab.analysis.sweep({ alphas: o.alphas, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
           if (o.consistency) {
             say('stage', 'intra-task consistency (a second set of pairs)');
-            await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+            await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime, crossAlpha: o.crossAlphas }, onProgress);
             // a mixed model: every other part's neurons against this part's (same network, same positions)
             for (const other of (info.mixed ?? []).filter((t: string) => t !== info.task)) {
               say('stage', `inter-task consistency (${info.task} vs ${other})`);
-              await lab.analysis.interTaskConsistency({ task: other, target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+              await lab.analysis.interTaskConsistency({ task: other, target: o.pairs, timeCapSeconds: o.pairTime, crossAlpha: o.crossAlphas }, onProgress);
             }
           }
         }

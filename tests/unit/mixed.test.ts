@@ -1,5 +1,6 @@
 // The mixed task (one GPT-2 on several tasks, for inter-task consistency): data, tokenizer, labels, the
 // checkpoint rule across parts, and a short real training run on it (tfjs cpu backend).
+import 'fake-indexeddb/auto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { getTask, mixedTask, mixedParts } from '../../src/lib/tasks';
@@ -130,7 +131,6 @@ describe('training on a mixed task', () => {
 
 describe('analysis of a mixed model (worker service, cpu backend)', () => {
   it('analyzes one part at a time, switches parts, and refuses inter-task comparisons on a one-task model', async () => {
-    await import('fake-indexeddb/auto');
     const { AnalysisService } = await import('../../src/lib/worker/analysis');
     const svc = new AnalysisService(() => undefined, () => undefined);
     const run = TrainRun.create({ ...defaultTrainConfig('mixed', 'tiny'), steps: 1, batchSize: 2 }, getOps('fused'), 'mixed-svc');

@@ -369,7 +369,7 @@ export class AnalysisService {
    * Intra-task consistency on the active model: a second, independent set of contrastive pairs (another seed)
    * goes through the same three steps, and its ranking is compared with the current analysis.
    */
-  async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+  async intraTaskConsistency(o: { seed: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number | number[]; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
     if (o.seed === (s.pairsSeed ?? 1)) throw new Error(`The current analysis already uses pair seed ${o.seed}: choose another seed for the second set of pairs.`);
     return this.compareWithSecond({ ...o, task: s.info.task, kind: 'intra', label: `pairs seed ${s.pairsSeed ?? 1} vs seed ${o.seed} (${s.info.task})` }, onProgress);
@@ -381,7 +381,7 @@ export class AnalysisService {
    * compared with this task's (overlap, rank agreement) and steer this task's prompts beside its own set and a
    * random control.
    */
-  async interTaskConsistency(o: { task: TaskName; seed?: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+  async interTaskConsistency(o: { task: TaskName; seed?: number; target: number; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number | number[]; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
     const parts = s.info.mixed;
     if (!parts) throw new Error(`Inter-task consistency needs one model trained on several tasks (neuron positions must be shared); the active model was trained on ${s.info.task} only. Train a mixed model (Train page, task "mixed"), or use LLaMA, whose base model is shared.`);
@@ -390,7 +390,7 @@ export class AnalysisService {
   }
 
   /** Runs pairs, recording and analysis a second time (another seed or task), compares, and restores the first. */
-  private async compareWithSecond(o: { task: TaskName; seed: number; target: number; kind: 'intra' | 'inter'; label: string; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+  private async compareWithSecond(o: { task: TaskName; seed: number; target: number; kind: 'intra' | 'inter'; label: string; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number | number[]; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
     const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, task: s.task, info: s.info };
@@ -404,7 +404,12 @@ export class AnalysisService {
       const keyB = analysisKey(s);
       // back on the first task: its prompts are the ones steered, with its own set, the second set and a control
       Object.assign(s, first);
-      const c = await this.crossSteerOf({ keyA, keyB, alpha: o.crossAlpha ?? 1, topFraction: o.topFraction ?? 0.05, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
+      // cross-steering at each α asked for (a small α may move nothing, a large one may break every output)
+      const alphas = Array.isArray(o.crossAlpha) ? o.crossAlpha : [o.crossAlpha ?? 1];
+      if (!alphas.length) throw new Error('Give at least one α for cross-steering.');
+      const runs: Consistency[] = [];
+      for (const alpha of alphas) runs.push(await this.crossSteerOf({ keyA, keyB, alpha, topFraction: o.topFraction ?? 0.05, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress));
+      const c: Consistency = { ...runs[0], crossSteer: runs.flatMap((r) => r.crossSteer ?? []) };
       s.consistency.push({ label: o.label, kind: o.kind, ...c });
       return c;
     } finally {
