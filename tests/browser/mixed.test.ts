@@ -97,4 +97,20 @@ describe('a mixed-task model', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('is offered on the guided path, with examples of each of its tasks, and loads', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${baseUrl()}/?backend=wasm&checkpoint=${mixed}`);
+    await page.waitForSelector('[data-testid=guided-examples] tbody tr');
+    const rows = await page.locator('[data-testid=guided-examples] tbody tr').allTextContents();
+    expect(rows.length).toBe(4);
+    expect(rows.filter((r) => r.startsWith('CIPHERTEXT:')).length).toBe(2); // two cipher prompts, two color stories
+    await page.waitForSelector('[data-testid=guided-load]:not([disabled])', { timeout: 120_000 });
+    await page.click('[data-testid=guided-load]');
+    await page.waitForSelector('[data-testid=guided-evals]', { timeout: 120_000 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
