@@ -49,3 +49,24 @@ export function parseArgs(argv: string[]): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The HTML report is the Report page's own export: open the JSON report there, let it draw, and save it beside
+ * the JSON (same name, .html). Returns the HTML's path.
+ */
+export async function saveReportHtml(d: Driver, jsonPath: string): Promise<string> {
+  const page = await d.browser.newPage({ viewport: { width: 1366, height: 1000 }, acceptDownloads: true });
+  try {
+    await page.goto(`${d.base}/?page=report`);
+    await page.setInputFiles('[data-testid=report-file]', jsonPath);
+    await page.waitForSelector('[data-testid=report-summary], [data-testid=report-error]', { timeout: 300_000 });
+    if (await page.locator('[data-testid=report-error]').count()) throw new Error(`The Report page refused ${jsonPath}: ${await page.textContent('[data-testid=report-error]')}`);
+    await page.waitForTimeout(1500); // let canvases draw
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('[data-testid=report-save-html]')]);
+    const htmlOut = jsonPath.replace(/\.json$/, '') + '.html';
+    await download.saveAs(htmlOut);
+    return htmlOut;
+  } finally {
+    await page.close();
+  }
+}

@@ -12,7 +12,7 @@
 // page shows: JSON (and HTML beside it when the report builder is available).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs, startDriver } from './lab-driver';
+import { parseArgs, saveReportHtml, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
 const task = args.task ?? 'cipher';
@@ -136,17 +136,7 @@ try {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(full, null, 2));
-  // The HTML report is the Report page's own export: open the JSON there, let it draw, and save.
-  const page = await d.browser.newPage({ viewport: { width: 1366, height: 1000 }, acceptDownloads: true });
-  await page.goto(`${d.base}/?page=report`);
-  await page.setInputFiles('[data-testid=report-file]', out);
-  await page.waitForSelector('[data-testid=report-summary]', { timeout: 120_000 });
-  await page.waitForTimeout(1500); // let canvases draw
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('[data-testid=report-save-html]')]);
-  const htmlOut = out.replace(/\.json$/, '') + '.html';
-  await download.saveAs(htmlOut);
-  console.log(`\nHTML report written to ${htmlOut}`);
-  await page.close();
+  console.log(`\nHTML report written to ${await saveReportHtml(d, out)}`);
   if (args['save-checkpoint']) {
     writeFileSync(args['save-checkpoint'], Buffer.from(result.checkpointBase64, 'base64'));
     console.log(`\ncheckpoint written to ${args['save-checkpoint']}`);

@@ -224,3 +224,23 @@ describe('runs file', () => {
     expect(await decodeRunsFile(await (await encodeRunsFile([])).arrayBuffer())).toEqual([]);
   });
 });
+
+describe('bar figures of a report', () => {
+  it('give every bar a distinct (group, key), so the charts can key them: cross-steering at two α, intra and inter comparisons', async () => {
+    const { consistencyBars, crossSteerBars, probeBars, steerBars: sb, layerBars: lb } = await import('../../src/lib/report/figures');
+    const r = makeReport();
+    const cs = r.consistency[0].crossSteer!;
+    r.consistency[0].crossSteer = [...cs, ...cs.map((x) => ({ ...x, alpha: 3 }))]; // the same tables at α 1 and 3
+    r.consistency.push({ label: 'cipher vs color (one model)', kind: 'inter', topFraction: 0.05, jaccard: 0, randomJaccard: 0.027, spearmanAbsR: 0.7, positions: 192, crossSteer: cs });
+    const parsed = parseReport(JSON.stringify(r));
+    for (const [name, bars] of Object.entries({
+      consistency: consistencyBars(parsed), crossSteer: crossSteerBars(parsed), probes: probeBars(parsed).data,
+      memToGen: sb(parsed, 'memToGen'), genToMem: sb(parsed, 'genToMem'), layers: lb(parsed),
+    })) {
+      const ids = bars.map((b) => `${b.group}\u0000${b.key}`);
+      expect(new Set(ids).size, name).toBe(ids.length);
+      expect(ids.length, name).toBeGreaterThan(0);
+    }
+    expect(crossSteerBars(parsed).length).toBe(3 * (4 + 2)); // own, other's and control for each (comparison, table, α)
+  });
+});

@@ -105,7 +105,7 @@ export function consistencyBars(r: Report): BarDatum[] {
 export function crossSteerBars(r: Report): BarDatum[] {
   return r.consistency.flatMap((c) => (c.crossSteer ?? []).flatMap((x) => {
     const goal = x.table === 'memToGen' ? 'gen' : 'mem';
-    const group = `${c.label} · ${x.table === 'memToGen' ? 'Mem→Gen % gen' : 'Gen→Mem % mem'}`;
+    const group = `${c.label} · ${x.table === 'memToGen' ? 'Mem→Gen % gen' : 'Gen→Mem % mem'} · α=${x.alpha}`;
     return [
       { group, key: 'own neurons', value: x.own[goal] },
       { group, key: 'other analysis\'s neurons', value: x.cross[goal] },
