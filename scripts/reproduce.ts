@@ -11,7 +11,7 @@
 // Drives the lab headless (its own worker API, in the system Chromium) and writes the same report the Report
 // page shows: JSON (and HTML beside it when the report builder is available).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { parseArgs, saveReportHtml, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
@@ -33,6 +33,7 @@ if (args.answerOnlyTasks !== undefined) overrides.answerOnlyTasks = list(args.an
 const opts = {
   task, preset, backend, stage, overrides,
   checkpointB64: args.checkpoint ? readFileSync(args.checkpoint).toString('base64') : '',
+  checkpointName: args.checkpoint ? basename(args.checkpoint) : '',
   pairs: Number(args.pairs ?? 1000),
   pairTime: Number(args.pairTime ?? 600),
   alphas: (args.alphas ?? '0.5,1,3,5').split(',').map(Number),
@@ -92,7 +93,7 @@ try {
       if (!checkpoint) throw new Error(`Training ended (${trainEnd!.status}: ${trainEnd!.message ?? ''}) without a checkpoint.`);
     }
     const b64 = (() => { const u8 = new Uint8Array(checkpoint!); let s = ''; for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000)); return btoa(s); })();
-    const info = await lab.analysis.useCheckpoint({ buffer: checkpoint!.slice(0) });
+    const info = await lab.analysis.useCheckpoint({ buffer: checkpoint!.slice(0), name: o.checkpointName || undefined });
     say('model', info.source);
     if (o.stage !== 'train') {
       say('stage', 'finding contrastive pairs that flip between mem and gen');

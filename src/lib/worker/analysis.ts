@@ -76,9 +76,9 @@ export class AnalysisService {
   constructor(private readonly register: (t: JobTracker) => void, private readonly unregister: (t: JobTracker) => void) {}
 
   /** Makes a stored training run's best checkpoint (or a checkpoint file) the active model. */
-  async useCheckpoint(src: { runId?: string; buffer?: ArrayBuffer; url?: string; task?: TaskName }): Promise<ActiveModelInfo> {
+  async useCheckpoint(src: { runId?: string; buffer?: ArrayBuffer; url?: string; task?: TaskName; name?: string }): Promise<ActiveModelInfo> {
     let buf = src.buffer;
-    let label = 'uploaded checkpoint';
+    let label = src.name ?? 'uploaded checkpoint';
     if (src.runId) {
       const r = await getRun(src.runId);
       const key = r?.artifacts.best ?? r?.artifacts.latest;
