@@ -1,10 +1,11 @@
 // npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 5
-//                  --only train,record,llama (default: all three)]
+//                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)]
 // Headless Chromium (the system one). Per preset and backend: training tokens/s and step time with the lab's
 // fused kernels and with the same model built from stock tfjs ops, achieved GFLOP/s, and the adapter's best
 // plain matmul GFLOP/s. Speed goals are compared in the note, never asserted in tests.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { WIDE, build } from './make-fixtures';
 import { execFileSync } from 'node:child_process';
 import { parseArgs, startDriver } from './lab-driver';
 
@@ -95,16 +96,26 @@ try {
   }
   // LLaMA on the project's fixture (no real weights can be fetched here): load, prefill, decode, LoRA step,
   // and llama.cpp (wllama, one thread) decoding the same file in the same browser.
-  for (const backend of only.has('llama') ? backends : []) {
-    const lr = await d.page.evaluate(async ({ backend }) => {
+  // the fixture, and (wasm) a file of Llama-3.2-1B's width with 2 of its layers, written once to bench-output/
+  const llamaFiles: Array<{ backend: string; file: string; url: string }> = [];
+  for (const backend of only.has('llama') ? backends : []) llamaFiles.push({ backend, file: 'tiny-llama-q4_k_m.gguf', url: '/tests/fixtures/tiny-llama-q4_k_m.gguf' });
+  if (only.has('llama') && backends.includes('wasm') && args.wide !== 'false') {
+    const path = join('bench-output', WIDE.file);
+    if (!existsSync(path)) {
+      mkdirSync('bench-output', { recursive: true });
+      writeFileSync(path, build(WIDE, 99));
+    }
+    llamaFiles.push({ backend: 'wasm', file: WIDE.file, url: `/bench-output/${WIDE.file}` });
+  }
+  for (const { backend, file, url } of llamaFiles) {
+    const lr = await d.page.evaluate(async ({ backend, file, url }) => {
       const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
       const { useBackend, tf } = (window as unknown as { lab: { useBackend: (b: string) => Promise<void>; tf: any } }).lab;
       await useBackend(backend);
       const { parseGGUF } = await mod('/src/lib/gguf/reader.ts');
       const { LlamaModel, generate } = await mod('/src/lib/models/llama/model.ts');
       const { LoraAdapters, loraOptimizer, loraTrainStep } = await mod('/src/lib/models/llama/lora.ts');
-      const file = 'tiny-llama-q4_k_m.gguf';
-      const buf = await (await fetch(`/tests/fixtures/${file}`)).arrayBuffer();
+      const buf = await (await fetch(url)).arrayBuffer();
       let t0 = performance.now();
       const m = await LlamaModel.fromGGUF(buf, parseGGUF(buf));
       const loadMs = performance.now() - t0;
@@ -115,7 +126,7 @@ try {
       const l1 = m.forward(tf.tensor2d(prompt, [1, prompt.length], 'int32'));
       await l1.data(); l1.dispose();
       const prefillTps = prompt.length / ((performance.now() - t0) / 1000);
-      const n = 48;
+      const n = file.startsWith('wide') ? 16 : 48; // the wide file decodes ~100x slower
       // the same decode with hooks on: a steering shift of 4 neurons after every block (the Steer page's intervention)
       const { steeringHooks } = await mod('/src/lib/steer/steer.ts');
       const C = m.config.dModel, L = m.config.nLayer;
@@ -161,7 +172,7 @@ try {
         await w.exit();
       }
       return { file, loadMs, prefillTokensPerSec: prefillTps, decodeTokensPerSec: decodeTps, decodeWithSteeringHooksTokensPerSec: decodeHookedTps, loraTrainTokensPerSec: loraTps, wllamaDecodeTokensPerSec: wllamaDecodeTps, promptTokens: prompt.length };
-    }, { backend }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
+    }, { backend, file, url }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
     const row = { kind: 'llama-fixture', backend, ...lr };
     console.log(JSON.stringify(row));
     results.push(row);

@@ -22,7 +22,7 @@ export function tinyVocab(): { tokens: string[]; types: number[]; merges: string
   return { tokens, types, merges: uniq, bos, eos: bos + 1 };
 }
 
-interface FixtureSpec {
+export interface FixtureSpec {
   file: string;
   C: number; FF: number; NH: number; NKV: number; L: number;
   /** Type of each weight by its GGUF role. */
@@ -30,7 +30,7 @@ interface FixtureSpec {
   tied: boolean;
 }
 
-function build(spec: FixtureSpec, seed: number): Uint8Array {
+export function build(spec: FixtureSpec, seed: number): Uint8Array {
   const rand = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
   const v = tinyVocab();
@@ -104,6 +104,12 @@ export const FIXTURES: FixtureSpec[] = [
   // Like llama.cpp's Q4_K_M: Q6_K for attn_v, ffn_down and the embedding, Q4_K elsewhere.
   { file: 'tiny-llama-q4_k_m.gguf', ...big, typeOf: (n) => (/attn_v|ffn_down|token_embd/.test(n) ? 'Q6_K' : 'Q4_K'), tied: true },
 ];
+
+/**
+ * Llama-3.2-1B's width (2048, MLP 8192, 32 query and 8 KV heads of 64) with 2 of its 16 layers and the tiny
+ * vocabulary: for benchmarks where the matmuls dominate, as in the real model (about 68 MB, not committed).
+ */
+export const WIDE: FixtureSpec = { file: 'wide-llama-q4_k_m.gguf', C: 2048, FF: 8192, NH: 32, NKV: 8, L: 2, typeOf: (n) => (/attn_v|ffn_down|token_embd/.test(n) ? 'Q6_K' : 'Q4_K'), tied: true };
 
 if (process.argv[1]?.endsWith('make-fixtures.ts')) {
   const dir = join(process.cwd(), 'tests', 'fixtures');
