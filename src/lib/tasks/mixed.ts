@@ -37,6 +37,7 @@ export function mixedTask(partsIn?: readonly string[]): MixedTask {
   const parts = mixedParts(partsIn);
   const tasks = parts.map(getTask);
   let tok: TaskTokenizer | null = null;
+  let sizes: number[] | null = null;
   const partOf = (item: Pick<EvalItem, 'id'>): TaskName => {
     const p = parts.find((name) => item.id.startsWith(`${name}-`));
     if (!p) throw new Error(`Item "${item.id}" belongs to none of the mixed tasks (${parts.join(', ')}).`);
@@ -53,7 +54,8 @@ export function mixedTask(partsIn?: readonly string[]): MixedTask {
      * (as more epochs of it; color draws fresh stories for each repeat). Each example carries its part.
      */
     trainSet(seed: number, epoch = 0): TrainExample[] {
-      const sizes = tasks.map((t) => t.trainSet(seed, 0).length);
+      // a part's set size does not depend on seed or epoch: measured once, not by drawing a whole set per call
+      sizes ??= tasks.map((t) => t.trainSet(seed, 0).length);
       const n = Math.max(...sizes);
       const out: TrainExample[] = [];
       tasks.forEach((t, k) => {
