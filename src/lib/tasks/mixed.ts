@@ -55,11 +55,11 @@ export function mixedTask(partsIn?: readonly string[]): MixedTask {
      */
     trainSet(seed: number, epoch = 0): TrainExample[] {
       // a part's set size does not depend on seed or epoch: measured once, not by drawing a whole set per call
-      sizes ??= tasks.map((t) => t.trainSet(seed, 0).length);
-      const n = Math.max(...sizes);
+      const size = (sizes ??= tasks.map((t) => t.trainSet(seed, 0).length));
+      const n = Math.max(...size);
       const out: TrainExample[] = [];
       tasks.forEach((t, k) => {
-        const reps = Math.ceil(n / sizes[k]);
+        const reps = Math.ceil(n / size[k]);
         const rows: TrainExample[] = [];
         for (let r = 0; r < reps && rows.length < n; r++) rows.push(...t.trainSet(seed, epoch * reps + r));
         for (const e of rows.slice(0, n)) out.push({ ...e, task: parts[k] });
