@@ -66,6 +66,11 @@ interface Session {
 /** What leaves the worker for views: the analysis without the per-hook means (smaller). */
 export type AnalysisView = Omit<NeuronAnalysis, 'stats'> & { stats: { hook: string; layer: number; nmd: Float32Array; r: Float32Array; q?: Float64Array }[] };
 
+/** The model's name in a recording manifest: GPT-2 with its preset ("gpt2-tiny"), LLaMA by its kind. */
+export function modelLabel(kind: HookedModel['kind'], preset: string): string {
+  return kind === preset ? kind : `${kind}-${preset}`;
+}
+
 export class AnalysisService {
   /** Reached from pages as a nested Comlink proxy (`lab.analysis.method()`). */
   readonly [Comlink.proxyMarker] = true;
@@ -206,7 +211,7 @@ export class AnalysisService {
     const store = o.resumeId
       ? await ActivationStore.open(o.resumeId)
       : await ActivationStore.create({
-          id, version: 1, model: `gpt2-${s.info.preset}`, checkpoint: s.info.source, task: s.info.task,
+          id, version: 1, model: modelLabel(s.model.kind, s.info.preset), checkpoint: s.info.source, task: s.info.task,
           hooks: names.map((n) => ({ name: n, layer: neuronLayer(n), dim: hookDim(s.model, n) })),
           dtype: o.dtype ?? 'float32', createdAt: new Date().toISOString(), labels: ['gen', 'mem'],
         });
