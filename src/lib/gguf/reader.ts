@@ -3,6 +3,14 @@
 // so a corrupt or hostile file fails with a message instead of exhausting memory.
 // A Blob/File is read lazily: only the header bytes first (growing the window when the header is longer),
 // then each tensor's bytes on demand, so a 1 GB file is never read twice.
+//
+// Allocation bound (checked by tests/unit/fuzz.test.ts): parsing a header allocates at most
+// GGUF_HEADER_BOUND(header bytes) = 32 x the header's bytes + 1 MiB of JS heap and typed arrays, because every count
+// and length is checked against the bytes left before anything is allocated, and no item is smaller than 1 byte
+// in the file (a JS array slot or string costs at most ~32 bytes per file byte). The header window itself is at
+// most the header's length + 1 MiB. Tensor bytes are read one tensor at a time, never more than the file holds.
+// Refused, as llama.cpp refuses them: a metadata key given twice, general.alignment of any type other than
+// UINT32 (or not a power of two), and tensor data extents that overlap or are out of file order.
 import { GGML_TYPES, SUPPORTED_TYPES, isSupported, typeName, type QuantType } from './types';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
@@ -64,6 +72,9 @@ class NeedMoreBytes extends Error {
     super('need more bytes');
   }
 }
+
+/** The most JS heap + typed-array bytes parsing a header of `headerBytes` may allocate (see the header comment). */
+export const GGUF_HEADER_BOUND = (headerBytes: number): number => 32 * headerBytes + (1 << 20);
 
 const MAX_DIMS = 4; // GGML_MAX_DIMS
 const MAX_STRING = 1 << 26; // 64 MiB: no key or value is legitimately longer
@@ -200,6 +211,8 @@ function parseFrom(bytes: Uint8Array, fileSize: number, opts: ParseOptions): GGU
   const metadataTypes: GGUFHeader['metadataTypes'] = {};
   for (let i = 0; i < nKv; i++) {
     const key = c.str(`metadata key #${i}`);
+    // llama.cpp refuses a repeated key; taking the last value would load a different model than llama.cpp does.
+    if (Object.hasOwn(metadata, key)) throw new GGUFError(`corrupt: metadata key "${key}" appears twice. The file is damaged or was written by a broken converter: re-convert it with llama.cpp.`);
     const type = c.u32(`value type of "${key}"`);
     const start = c.pos;
     metadata[key] = readValue(c, type, key, 0);
@@ -212,6 +225,12 @@ function parseFrom(bytes: Uint8Array, fileSize: number, opts: ParseOptions): GGU
   let alignment = 32;
   if ('general.alignment' in metadata) {
     const a = metadata['general.alignment'];
+    if (metadataTypes['general.alignment'].type !== GGUFValueType.UINT32) {
+      throw new GGUFError(
+        `general.alignment is stored as ${GGUFValueType[metadataTypes['general.alignment'].type] ?? 'an unknown type'}: GGUF requires UINT32. ` +
+          'The file was written by a broken converter: re-convert it with llama.cpp.',
+      );
+    }
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
       throw new GGUFError(`general.alignment is ${String(a)}: it must be a power of two.`);
     }
@@ -253,7 +272,18 @@ function parseFrom(bytes: Uint8Array, fileSize: number, opts: ParseOptions): GGU
     tensors.push({ name, dims, typeId, type: tName as QuantType, offset, nElements, nBytes: (nElements / info.blockSize) * info.typeSize });
   }
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  let prevEnd = 0;
+  let prev = '';
   for (const t of tensors) {
+    // In file order and disjoint, as llama.cpp requires: two tensors sharing bytes would alias one weight as another.
+    if (t.offset < prevEnd) {
+      throw new GGUFError(
+        `corrupt: tensor ${t.name} starts at data offset ${t.offset}, inside or before tensor ${prev} (which ends at ${prevEnd}). ` +
+          'Tensor data must not overlap and must be in file order: the file is damaged; fetch or convert it again.',
+      );
+    }
+    prevEnd = t.offset + t.nBytes;
+    prev = t.name;
     const end = dataOffset + t.offset + t.nBytes;
     if (end > fileSize) {
       throw new GGUFError(

@@ -1,5 +1,6 @@
 // LLaMA configuration read from GGUF metadata (keys as llama.cpp's converter writes them, prefix "llama.").
 import { GGUFError, findTensor, metaNumber, metaString, type GGUFHeader } from '../../gguf/reader';
+import { checkLlamaConfig } from './validate';
 
 export interface LlamaConfig {
   /** Blocks (llama.block_count). */
@@ -50,6 +51,7 @@ export function configFromGGUF(h: GGUFHeader): LlamaConfig {
   if (c.nHead % c.nHeadKv !== 0) throw new GGUFError(`head_count ${c.nHead} is not a multiple of head_count_kv ${c.nHeadKv}.`);
   const v = metaNumber(h, 'llama.vocab_size', c.vocabSize);
   if (v !== c.vocabSize) throw new GGUFError(`llama.vocab_size ${v} differs from token_embd rows ${c.vocabSize}.`);
+  checkLlamaConfig(h, c); // bounds and block count before anything is sized from them
   return c;
 }
 

@@ -6,6 +6,7 @@
 // "<base>.weight.lora_b" ggml dims [r, N], F32), plus memgen.lora.{r,dropout,targets} for resuming here.
 import * as tf from '@tensorflow/tfjs';
 import { GGUFError, parseGGUF, metaNumber } from '../../gguf/reader';
+import { checkFiniteTensor } from '../../gguf/finite';
 import { writeGGUF, type GGUFWriteTensor } from '../../gguf/writer';
 import { dequantize, quantize } from '../../gguf/quant';
 import { AdamW, type AdamWConfig } from '../../train/adamw';
@@ -121,6 +122,7 @@ export class LoraAdapters {
       a.shapes[m[1]] = [N, K];
       const all = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
       const start = h.dataOffset + t.offset;
+      checkFiniteTensor(t.name, t.type, all.subarray(start, start + t.nBytes));
       const raw = dequantize(t.type, all.subarray(start, start + t.nBytes), t.nElements);
       a.vars[`${m[1]}.${m[2]}`] = tf.variable(tf.tensor2d(raw, [t.dims[1], t.dims[0]]), true);
     }

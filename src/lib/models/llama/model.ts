@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ForwardOptions, HookContext, HookedModel, ModelDims } from '../types';
 import { findTensor, readTensorBytes, type GGUFHeader, type GGUFSource } from '../../gguf/reader';
 import { dequantize } from '../../gguf/quant';
+import { checkFiniteTensor } from '../../gguf/finite';
 import { isQFormat, makeQWeight, qGather, qMatMul, type QWeight } from '../../kernels/qmatmul';
 import { configFromGGUF, type LlamaConfig } from './config';
 import { LlamaTokenizer } from './tokenizer';
@@ -100,6 +101,7 @@ export class LlamaModel implements HookedModel {
           throw new Error(`Tensor ${name} has dims [${t.dims}] (ggml order) but the metadata implies [${ggmlShape}].`);
         }
         const raw = await readTensorBytes(src, h, t);
+        checkFiniteTensor(name, t.type, raw); // a NaN weight would make every logit NaN
         const key = name.replace(/\.weight$/, '');
         if (shape.length === 1) {
           const v = dequantize(t.type, raw, t.nElements);
