@@ -4,6 +4,7 @@ import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import type { Plugin } from 'vite';
 import { offlinePrecache } from './scripts/vite-plugin-offline.ts';
+import { tfjsWasmThreads } from './scripts/vite-plugin-tfjs-wasm-threads.ts';
 
 /** Serves ./static-models at /static-models in dev and copies it into the build (shipped checkpoints). */
 function staticModels(): Plugin {
@@ -34,9 +35,10 @@ const isolation = {
 };
 
 export default defineConfig({
-  plugins: [svelte(), staticModels(), offlinePrecache()],
+  plugins: [svelte(), staticModels(), offlinePrecache(), tfjsWasmThreads()],
   base: './',
-  worker: { format: 'es' },
+  // The worker bundle gets its own plugins: the lab's tfjs runs there.
+  worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   // Pre-bundle every dependency up front, so a page never reloads mid-test to optimize a late discovery.
   optimizeDeps: {
     include: ['d3', 'comlink', 'idb-keyval', 'zod', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'],

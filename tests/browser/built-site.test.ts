@@ -1,0 +1,92 @@
+// The built site, served as users get it (`vite build`, then `vite preview` with the config's headers), trains
+// one step on each backend this machine has: wasm (the threaded SIMD binary, cross-origin isolated) and WebGPU
+// (SwiftShader here, on the tiny preset). The dev server hides build-only faults: minification once broke the
+// wasm backend's pthread workers ("ReferenceError: e is not defined"), and the header stayed at "starting".
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, preview, type PreviewServer } from 'vite';
+import type { Browser, Page } from 'playwright-core';
+import type { Server as HttpServer } from 'node:http';
+import { launchChromium } from './chromium';
+
+let browser: Browser;
+let server: PreviewServer | undefined;
+let outDir = '';
+let base = '';
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'memgen-built-'));
+  // vitest sets NODE_ENV=test, which would make import.meta.env.PROD false in the build.
+  const env = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ logLevel: 'error', mode: 'production', build: { outDir, emptyOutDir: true } });
+  } finally {
+    process.env.NODE_ENV = env;
+  }
+  // The preview server with the config's own headers, exactly as `npm run preview` serves the site.
+  server = await preview({ logLevel: 'error', build: { outDir }, preview: { port: 0, host: '127.0.0.1', strictPort: false } });
+  base = server.resolvedUrls!.local[0].replace(/\/$/, '');
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) {
+    (server.httpServer as HttpServer).closeAllConnections?.();
+    await server.close();
+  }
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+/** Opens the Train page of the built site on `backend`, collecting page errors and console errors. */
+async function openTrain(backend: 'wasm' | 'webgpu'): Promise<{ page: Page; errors: string[]; requests: string[]; close: () => Promise<void> }> {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 1000 } });
+  const requests: string[] = [];
+  // what the page and its workers ask for (the service worker's precache fetches every file, so not its own)
+  ctx.on('request', (r) => {
+    if (!r.serviceWorker()) requests.push(new URL(r.url()).pathname);
+  });
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(`${base}/?page=train&backend=${backend}&task=cipher&preset=tiny`);
+  return { page, errors, requests, close: () => ctx.close() };
+}
+
+async function trainOneStep(page: Page): Promise<void> {
+  await page.waitForSelector('[data-testid=train-start]:not([disabled])', { timeout: 120_000 });
+  await page.fill('[data-testid=train-steps]', '1');
+  await page.fill('[data-testid=train-eval-every]', '1');
+  await page.fill('[data-testid=train-eval-limit]', '1');
+  await page.click('[data-testid=train-start]');
+  await page.waitForSelector('text=Training finished', { timeout: 300_000 });
+  expect(await page.textContent('[data-testid=runs-table] tbody tr')).toContain('1 / 1');
+}
+
+describe('the built site', () => {
+  it('starts the wasm backend (threaded, cross-origin isolated) and trains one step', async () => {
+    const { page, errors, requests, close } = await openTrain('wasm');
+    await page.waitForSelector('[data-testid=backend-badge] >> text=backend: wasm', { timeout: 120_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    // the worker loaded the threaded SIMD binary (the one whose pthread workers the minifier used to break)
+    const binaries = [...new Set(requests.filter((p) => /\/tfjs-backend-wasm[^/]*\.wasm$/.test(p)))];
+    expect(binaries).toEqual([expect.stringMatching(/\/tfjs-backend-wasm-threaded-simd-[\w-]+\.wasm$/)]);
+    await trainOneStep(page);
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it('starts the WebGPU backend and trains one step', async () => {
+    const { page, errors, close } = await openTrain('webgpu');
+    await page.waitForSelector('[data-testid=backend-badge] >> text=backend: webgpu', { timeout: 120_000 });
+    await trainOneStep(page);
+    expect(errors).toEqual([]);
+    await close();
+  });
+});
