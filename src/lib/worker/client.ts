@@ -2,6 +2,9 @@
 import * as Comlink from 'comlink';
 import type { LabApi } from './api';
 import type { Progress } from './jobs';
+import type { SpeedProbe } from './training';
+import type { TaskName } from '../tasks/types';
+import type { PresetName } from '../models/gpt2/config';
 
 export type Lab = Comlink.Remote<LabApi>;
 
@@ -14,6 +17,21 @@ export function getLab(): Lab {
     lab = Comlink.wrap<LabApi>(worker);
   }
   return lab;
+}
+
+/**
+ * Measures `preset`'s training speed on `backend` in a fresh worker of its own (so the lab's worker keeps its
+ * backend and its models), then closes that worker.
+ */
+export async function probeSpeedInFreshWorker(backend: 'webgpu' | 'wasm', task: TaskName | 'mixed', preset: PresetName, steps = 2): Promise<SpeedProbe> {
+  const w = new Worker(new URL('./gpu.worker.ts', import.meta.url), { type: 'module', name: `memgen-probe-${backend}` });
+  try {
+    const api = Comlink.wrap<LabApi>(w);
+    await api.init(backend);
+    return await api.training.probeSpeed(task, preset, steps);
+  } finally {
+    w.terminate();
+  }
 }
 
 /** Wraps a progress callback so the worker can call it across the message channel. */

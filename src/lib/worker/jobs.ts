@@ -6,11 +6,13 @@ export interface Progress {
   done: number;
   total: number;
   fraction: number;
-  /** Units per second over the recent window. */
+  /** Units per second measured over the units done since the job (re)started, warm-up and pauses left out. */
   rate: number;
   unit: string;
   etaSeconds: number | null;
   message?: string;
+  /** The user paused the job: no ETA then. */
+  paused?: boolean;
 }
 
 export type ProgressFn = (p: Progress) => void;
@@ -22,12 +24,18 @@ export class CancelledError extends Error {
   }
 }
 
-/** Tracks one job's progress; rate is an exponential moving average so the ETA does not jitter. */
+/**
+ * Tracks one job's progress. The rate is measured over the units actually done since this tracker's first report
+ * (a resumed run starts a new tracker, so the steps restored from a checkpoint never count as done in no time),
+ * which also leaves out the warm-up: the first unit (shader compiles, first allocations) ends before the first
+ * report. Time spent paused is left out too, and while paused the ETA reads null with `paused` set.
+ */
 export class JobTracker {
-  private start = performance.now();
-  private lastT = this.start;
-  private lastDone = 0;
-  private ema = 0;
+  private baseT = -1;
+  private baseDone = 0;
+  private pausedMs = 0;
+  private pausedSince = -1;
+  private last: { phase: string; done: number; total: number; message?: string } | null = null;
   cancelled = false;
   paused = false;
 
@@ -35,6 +43,8 @@ export class JobTracker {
     readonly jobId: string,
     private readonly onProgress: ProgressFn | undefined,
     public unit = 'steps',
+    /** The clock (tests pass a fake one). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   throwIfCancelled(): void {
@@ -44,20 +54,42 @@ export class JobTracker {
   /** Waits while paused; throws if cancelled. Yields to the event loop so messages get through. */
   async checkpoint(): Promise<void> {
     await new Promise((r) => setTimeout(r, 0));
-    while (this.paused && !this.cancelled) await new Promise((r) => setTimeout(r, 100));
+    if (this.paused && !this.cancelled) {
+      this.setPaused(true);
+      while (this.paused && !this.cancelled) await new Promise((r) => setTimeout(r, 100));
+      this.setPaused(false);
+    }
     this.throwIfCancelled();
   }
 
-  report(phase: string, done: number, total: number, message?: string): Progress {
-    const now = performance.now();
-    const dt = (now - this.lastT) / 1000;
-    if (dt > 0 && done >= this.lastDone) {
-      const inst = (done - this.lastDone) / dt;
-      this.ema = this.ema === 0 ? inst : 0.8 * this.ema + 0.2 * inst;
-      this.lastT = now;
-      this.lastDone = done;
+  /** Marks the start or end of a pause (the paused time is not counted in the rate) and reports it. */
+  setPaused(on: boolean): void {
+    const t = this.now();
+    if (on && this.pausedSince < 0) this.pausedSince = t;
+    if (!on && this.pausedSince >= 0) {
+      this.pausedMs += t - this.pausedSince;
+      this.pausedSince = -1;
     }
-    const rate = this.ema;
+    if (this.last) this.report(this.last.phase, this.last.done, this.last.total, this.last.message);
+  }
+
+  /** Units per second since the first report, paused time left out; 0 until a unit was done after it. */
+  rate(done: number): number {
+    if (this.baseT < 0 || done <= this.baseDone) return 0;
+    const now = this.pausedSince >= 0 ? this.pausedSince : this.now();
+    const sec = (now - this.baseT - this.pausedMs) / 1000;
+    return sec > 0 ? (done - this.baseDone) / sec : 0;
+  }
+
+  report(phase: string, done: number, total: number, message?: string): Progress {
+    if (this.baseT < 0 || done < this.baseDone) {
+      this.baseT = this.now();
+      this.baseDone = done;
+      this.pausedMs = 0;
+    }
+    this.last = { phase, done, total, message };
+    const rate = this.rate(done);
+    const paused = this.pausedSince >= 0;
     const p: Progress = {
       jobId: this.jobId,
       phase,
@@ -66,8 +98,9 @@ export class JobTracker {
       fraction: total > 0 ? Math.min(1, done / total) : 0,
       rate,
       unit: this.unit,
-      etaSeconds: rate > 0 && total > done ? (total - done) / rate : total <= done ? 0 : null,
+      etaSeconds: paused ? null : rate > 0 && total > done ? (total - done) / rate : total <= done ? 0 : null,
       message,
+      paused,
     };
     this.onProgress?.(p);
     return p;

@@ -23,6 +23,17 @@ export interface TrainEvents {
   onNotice?: (message: string) => void;
 }
 
+export interface SpeedProbe {
+  backend: string;
+  task: TaskName | 'mixed';
+  preset: PresetName;
+  batchSize: number;
+  gradAccum: number;
+  steps: number;
+  stepsPerSec: number;
+  warmupSec: number;
+}
+
 export class TrainingService {
   /** Reached from pages as a nested Comlink proxy (`lab.training.method()`). */
   readonly [Comlink.proxyMarker] = true;
@@ -39,6 +50,27 @@ export class TrainingService {
 
   defaults(task: TaskName | 'mixed', preset: PresetName): TrainConfig {
     return defaultTrainConfig(task, preset);
+  }
+
+  /**
+   * A short speed probe: the preset's training step at its default batch, one warm-up step (shader compiles, first
+   * allocations) timed apart, then `steps` timed steps. Nothing is stored. Used in a fresh worker per backend.
+   */
+  async probeSpeed(task: TaskName | 'mixed', preset: PresetName, steps = 2): Promise<SpeedProbe> {
+    this.assertIdle();
+    const cfg = { ...defaultTrainConfig(task, preset), steps: steps + 1 };
+    const run = TrainRun.create(cfg, getOps(this.opsImpl), 'speed-probe');
+    try {
+      let t = performance.now();
+      await run.trainStep();
+      const warmupSec = (performance.now() - t) / 1000;
+      t = performance.now();
+      for (let i = 0; i < steps; i++) await run.trainStep();
+      const sec = (performance.now() - t) / 1000;
+      return { backend: tf.getBackend(), task, preset, batchSize: cfg.batchSize, gradAccum: cfg.gradAccum, steps, stepsPerSec: steps / sec, warmupSec };
+    } finally {
+      run.dispose();
+    }
   }
 
   isRunning(): boolean {

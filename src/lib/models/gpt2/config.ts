@@ -17,14 +17,14 @@ export interface GPT2Config {
 
 export type PresetName = 'tiny' | 'classroom' | 'gpt2-small';
 
-/** Shapes only; nCtx and vocabSize come from the task. */
+/** Shapes only; nCtx and vocabSize come from the task. How long a preset takes is measured on the device (Train page). */
 export const PRESETS: Record<PresetName, Pick<GPT2Config, 'nLayer' | 'nHead' | 'dModel'> & { about: string }> = {
   // 2 x 64 learns the cipher task on a 2-core CPU (wasm) in about ten minutes and shows both behaviors.
-  tiny: { nLayer: 2, nHead: 2, dModel: 64, about: '2 layers x 64 wide, ~0.1M parameters: minutes on a CPU' },
+  tiny: { nLayer: 2, nHead: 2, dModel: 64, about: '2 layers x 64 wide, ~0.1M parameters' },
   // ~10.7M parameters in the blocks: minutes on a laptop GPU.
-  classroom: { nLayer: 6, nHead: 6, dModel: 384, about: '6 layers x 384 wide, ~10.7M parameters: minutes on a laptop GPU' },
+  classroom: { nLayer: 6, nHead: 6, dModel: 384, about: '6 layers x 384 wide, ~10.7M parameters' },
   // GPT-2 small's shape (124M with GPT-2's 50,257-token vocabulary; fewer with a task tokenizer).
-  'gpt2-small': { nLayer: 12, nHead: 12, dModel: 768, about: '12 layers x 768 wide: the paper scale, needs a GPU' },
+  'gpt2-small': { nLayer: 12, nHead: 12, dModel: 768, about: '12 layers x 768 wide, the paper scale' },
 };
 
 export function presetConfig(name: PresetName, vocabSize: number, nCtx: number): GPT2Config {
