@@ -179,7 +179,8 @@ export class LlamaModel implements HookedModel {
       cos[o] = c; cos[o + 1] = c;
       sin[o] = -s; sin[o + 1] = s;
     }
-    const swapped = tf.reverse(x.reshape([B, T, H, P, 2]), 4).reshape([B, T, H, HS]); // (x1, x0) per pair
+    // Rank 3, not (B, T, H, P, 2): tfjs-webgpu's Reverse handles rank <= 4 only (a rank-5 one drops a dimension).
+    const swapped = tf.reverse(x.reshape([B * T * H, P, 2]), 2).reshape([B, T, H, HS]); // (x1, x0) per pair
     return tf.add(tf.mul(x, tf.tensor4d(cos, [1, T, 1, HS])), tf.mul(swapped, tf.tensor4d(sin, [1, T, 1, HS]))) as tf.Tensor4D;
   }
 
