@@ -69,6 +69,18 @@ describe('pages', () => {
     await page.close();
   });
 
+  it('runs wasm on every logical core and says so on the device panel', async () => {
+    // tfjs-wasm alone would cap its pool at hardwareConcurrency / 2 (1 thread on a 2-core machine)
+    const page = await browser.newPage();
+    await page.goto(`${baseUrl()}/?page=device&backend=wasm`);
+    await page.waitForSelector('[data-testid=device-backend]:has-text("wasm")', { timeout: 120_000 });
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    await page.waitForSelector('[data-testid=wasm-threads]:not(:has-text("not started"))', { timeout: 60_000 });
+    expect(Number(await page.textContent('[data-testid=wasm-threads]'))).toBe(cores);
+    expect(Number(await page.textContent('[data-testid=logical-cores]'))).toBe(cores);
+    await page.close();
+  });
+
   it('names unknown link parameters and ignores them', async () => {
     const page = await browser.newPage();
     await page.goto(`${baseUrl()}/?page=tasks&bogus=1&seed=abc`);

@@ -2,7 +2,7 @@
 // Used by the GPU worker (the lab) and by the test harness page; pages never import this.
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths, setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -27,6 +27,10 @@ export interface DeviceInfo {
   backend: BackendName | null;
   crossOriginIsolated: boolean;
   wasmThreads: boolean;
+  /** Threads in the wasm backend's XNNPACK pool (null until wasm has started). */
+  wasmThreadsInUse: number | null;
+  /** navigator.hardwareConcurrency: the logical cores the browser reports. */
+  logicalCores: number | null;
 }
 
 /** The limits that decide which presets and models fit. */
@@ -61,6 +65,8 @@ export async function probeDevice(): Promise<DeviceInfo> {
     backend: (tf.getBackend() as BackendName) ?? null,
     crossOriginIsolated: isolated,
     wasmThreads: isolated,
+    wasmThreadsInUse: wasmThreadsInUse(),
+    logicalCores: nav?.hardwareConcurrency ?? null,
   };
   if (!nav?.gpu) {
     info.webgpuProblem =
@@ -99,6 +105,36 @@ export async function probeDevice(): Promise<DeviceInfo> {
 
 let wasmPathsSet = false;
 
+/**
+ * tfjs-backend-wasm 4.22 sizes XNNPACK's thread pool as min(requested, hardwareConcurrency / 2) (its C++ assumes
+ * two hyperthreads per core and reads the count once, when the module starts), so a 2-core machine gets one
+ * thread whatever setThreadsCount asks. While the module starts, the browser's navigator reports twice the
+ * cores; then we ask for hardwareConcurrency threads and put navigator back. Returns the undo.
+ */
+function showWasmAllCores(): () => void {
+  const nav = (globalThis as { navigator?: Navigator }).navigator;
+  const cores = nav?.hardwareConcurrency ?? 0;
+  if (!nav || cores < 2 || !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) return () => {};
+  setThreadsCount(cores);
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * cores, configurable: true });
+  } catch {
+    return () => {};
+  }
+  return () => {
+    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  };
+}
+
+/** Threads the wasm backend's XNNPACK pool runs (null before wasm has started). */
+export function wasmThreadsInUse(): number | null {
+  try {
+    return getThreadsCount();
+  } catch {
+    return null;
+  }
+}
+
 /** Switch tfjs to `name`. Throws BackendUnavailableError with a plain reason if it cannot. */
 export async function useBackend(name: BackendName): Promise<BackendName> {
   registerLabKernels();
@@ -115,10 +151,13 @@ export async function useBackend(name: BackendName): Promise<BackendName> {
     if (!dev.webgpuAvailable) throw new BackendUnavailableError('webgpu', dev.webgpuProblem ?? 'WebGPU unavailable');
   }
   let ok = false;
+  const restoreCores = name === 'wasm' ? showWasmAllCores() : () => {};
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new BackendUnavailableError(name, `Could not start the ${name} backend: ${(e as Error).message}`);
+  } finally {
+    restoreCores();
   }
   if (!ok) throw new BackendUnavailableError(name, `Could not start the ${name} backend.`);
   await tf.ready();
