@@ -389,7 +389,7 @@ describe('fuzz: decodeRunsFile', () => {
     const rec = (id: string, kind: 'train' | 'steer') => ({ id, kind, title: `run ${id}`, status: 'done' as const, config: { lr: 0.001, task: 'cipher' }, parent: undefined, createdAt: now, updatedAt: now, summary: { step: 40 }, artifacts: {} });
     const ck = validCheckpoint(false, 3);
     const files = [
-      await encodeRunsFile([{ record: rec('a', 'train'), artifacts: { best: ck.slice(0, 96) } }]),
+      await encodeRunsFile([{ record: rec('a', 'train'), artifacts: { best: ck } }]),
       await encodeRunsFile([{ record: rec('b', 'steer'), artifacts: { report: new TextEncoder().encode('{"kind":"memgen-report"}').buffer as ArrayBuffer } }, { record: rec('c', 'train'), artifacts: {} }]),
     ];
     return Promise.all(files.map(async (b) => new Uint8Array(await b.arrayBuffer())));

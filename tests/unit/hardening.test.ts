@@ -1,6 +1,7 @@
 // Issue 17: small hostile files and nonsense values, each refused with a message naming the problem and the fix,
 // before anything is allocated from them. Each case was reproduced by hand against the readers first.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { GGUFError, parseGGUF } from '../../src/lib/gguf/reader';
 import { floatToHalf } from '../../src/lib/gguf/quant';
@@ -9,7 +10,17 @@ import { configFromGGUF } from '../../src/lib/models/llama/config';
 import { LlamaModel } from '../../src/lib/models/llama/model';
 import { planFromHeader } from '../../src/lib/models/llama/service';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
-import { fixture, ggufBlockCountBomb, ggufOverlap, renameInPlace, rewriteGGUF } from './hostile-files';
+import { decodeCheckpoint } from '../../src/lib/train/checkpoint';
+import { TrainRun, defaultTrainConfig, validateTrainConfig, type TrainConfig } from '../../src/lib/train/trainer';
+import { checkTrainSettings, trainFieldProblem, TrainSettingsError } from '../../src/lib/train/settings';
+import { PRESETS, type PresetName } from '../../src/lib/models/gpt2/config';
+import type { ModelOps } from '../../src/lib/models/gpt2/ops';
+import { readLinkParams } from '../../src/lib/ui/link-params';
+import { decodeRunsFile, encodeRunsFile } from '../../src/lib/report/runs-file';
+import {
+  fixture, ggufBlockCountBomb, ggufOverlap, renameInPlace, rewriteGGUF, checkpointOverlapBomb, checkpointWithValue, tinyCheckpoint,
+  withCheckpointHeader, rawRunsFile, runRecord, runsOverlapBomb,
+} from './hostile-files';
 
 beforeAll(async () => {
   registerQMatMulKernels();
@@ -116,3 +127,123 @@ describe('GGUF: NaN and infinite weights are refused at load', () => {
 });
 
 
+
+describe('.mgck checkpoints: overlap bomb, NaN weights, settings out of bounds', () => {
+  it('refuses 250 tensor entries over the same 4 MB before copying any (used to allocate 1 GB)', () => {
+    const bomb = checkpointOverlapBomb();
+    expect(bomb.length).toBeLessThan(5 << 20);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(() => decodeCheckpoint(bomb.buffer as ArrayBuffer)).toThrow(/tensor "t1" starts at byte 0, inside or before tensor "t0" \(which ends at 4194304\); tensors must not overlap.*Choose a checkpoint file/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bomb.length);
+  });
+
+  it('refuses out-of-order extents too (each must start at or after the previous one ends)', () => {
+    const base = tinyCheckpoint(1);
+    const h = decodeCheckpoint(base).header;
+    const swapped = { ...h, tensors: [h.tensors[1], h.tensors[0], ...h.tensors.slice(2)] };
+    expect(() => decodeCheckpoint(withCheckpointHeader(base, swapped).buffer as ArrayBuffer)).toThrow(/tensors must not overlap/);
+  });
+
+  it('refuses NaN and infinite weights, naming the tensor and index', () => {
+    expect(() => decodeCheckpoint(checkpointWithValue(NaN).buffer as ArrayBuffer)).toThrow(/tensor "wte" holds NaN at index 3 \(weights must be finite\)\. Choose a checkpoint file/);
+    expect(() => decodeCheckpoint(checkpointWithValue(-Infinity, 'ln_f.weight', 0).buffer as ArrayBuffer)).toThrow(/tensor "ln_f\.weight" holds -Infinity at index 0/);
+    expect(() => decodeCheckpoint(checkpointWithValue(3.5).buffer as ArrayBuffer)).not.toThrow();
+  });
+
+  it('refuses batchSize 3e7, lr 50 and evalEvery 0 in the header, naming each field and its bounds', () => {
+    const bad = tinyCheckpoint(1, { batchSize: 3e7, lr: 50, evalEvery: 0 });
+    expect(() => decodeCheckpoint(bad)).toThrow(
+      /Invalid training settings in the checkpoint's header: batchSize is 30000000: it must be a whole number from 1 to 1024; lr is 50: it must be a number above 0 and below 1; evalEvery is 0: it must be a whole number from 1 to 1000000\. The file was edited or damaged\. Re-export it/,
+    );
+  });
+
+  it('import and resume refuse them too: TrainRun.fromCheckpoint checks settings before building anything', () => {
+    const ck = decodeCheckpoint(tinyCheckpoint(1));
+    ck.header.train = { ...ck.header.train, batchSize: 3e7 };
+    expect(() => TrainRun.fromCheckpoint(ck, {} as ModelOps)).toThrow(TrainSettingsError);
+    expect(() => TrainRun.fromCheckpoint(ck, {} as ModelOps)).toThrow(/in the checkpoint's header: batchSize is 30000000: it must be a whole number from 1 to 1024/);
+    const ok = decodeCheckpoint(tinyCheckpoint(1));
+    expect(() => TrainRun.fromCheckpoint(ok, {} as ModelOps, { batchSize: 4096 })).toThrow(/for resuming: batchSize is 4096/);
+  });
+
+  it('refuses a model config out of bounds (nLayer 1e8)', () => {
+    const base = tinyCheckpoint(1);
+    const h = decodeCheckpoint(base).header;
+    const big = { ...h, config: { ...h.config, nLayer: 1e8 } };
+    expect(() => decodeCheckpoint(withCheckpointHeader(base, big).buffer as ArrayBuffer)).toThrow(/model config is invalid: nLayer must be a whole number from 1 to 96 \(got 100000000\).*Choose a checkpoint file/);
+  });
+});
+
+describe('training settings: one validator for the page, files and links', () => {
+  it('accepts every default and every shipped model, refuses each field out of bounds by name', () => {
+    for (const task of ['arithmetic', 'cipher', 'color', 'mixed'] as const)
+      for (const preset of Object.keys(PRESETS) as PresetName[]) expect(() => validateTrainConfig(defaultTrainConfig(task, preset))).not.toThrow();
+    for (const f of readdirSync('static-models').filter((x) => x.endsWith('.mgck'))) {
+      const b = readFileSync(`static-models/${f}`);
+      expect(() => decodeCheckpoint(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)).not.toThrow();
+    }
+    const cfg = defaultTrainConfig('cipher', 'tiny');
+    const cases: Array<[keyof TrainConfig, unknown, RegExp]> = [
+      ['batchSize', 3e7, /batchSize is 30000000: it must be a whole number from 1 to 1024/],
+      ['batchSize', 2.5, /batchSize is 2\.5/],
+      ['lr', 50, /lr is 50: it must be a number above 0 and below 1/],
+      ['lr', NaN, /lr is NaN/],
+      ['evalEvery', 0, /evalEvery is 0: it must be a whole number from 1/],
+      ['steps', -3, /steps is -3/],
+      ['beams', 1000, /beams is 1000/],
+      ['gradAccum', '4', /gradAccum is "4"/],
+      ['beta2', 1, /beta2 is 1: it must be a number from 0 and below 1/],
+      ['evalDecode', 'sample', /evalDecode is "sample": it must be one of greedy, beam/],
+      ['preset', 'huge', /preset is "huge": it must be one of tiny, classroom, gpt2-small/],
+      ['answerOnlyLoss', 'yes', /answerOnlyLoss is "yes": it must be true or false/],
+      ['tasks', ['cipher', 'cipher'], /tasks is a list of 2: it must list different tasks/],
+    ];
+    for (const [k, v, re] of cases) {
+      expect(trainFieldProblem(k, v)).toMatch(re);
+      expect(() => checkTrainSettings({ ...cfg, [k]: v })).toThrow(re);
+      expect(() => validateTrainConfig({ ...cfg, [k]: v } as TrainConfig)).toThrow(/on the Train page: .*Change the field named and start again\./);
+    }
+    expect(() => checkTrainSettings({ lr: 0.01 })).toThrow(/task is missing/);
+    expect(() => checkTrainSettings({ lr: 0.01 }, undefined, { partial: true })).not.toThrow();
+  });
+
+  it('link parameters go through it: a bad seed, preset or task is ignored with a warning, and keys are clipped', () => {
+    const r = readLinkParams(`?page=train&task=mixed&preset=tiny&seed=7&x=1`);
+    expect(r.params).toEqual({ page: 'train', task: 'mixed', preset: 'tiny', seed: '7' });
+    const bad = readLinkParams(`?task=cipherz&preset=huge&seed=4294967296&${'k'.repeat(2_000_000)}=1`);
+    expect(bad.params).toEqual({});
+    expect(bad.warnings.slice(0, 3)).toEqual([
+      'Link parameter task="cipherz" is not valid and was ignored.',
+      'Link parameter preset="huge" is not valid and was ignored.',
+      'Link parameter seed="4294967296" is not valid and was ignored.',
+    ]);
+    expect(bad.warnings[3]).toBe(`Unknown link parameter "${'k'.repeat(40)}… (2000000 characters)" was ignored.`);
+  });
+});
+
+describe('runs files: overlap bomb, bad settings and bad checkpoints inside', () => {
+  it('refuses 250 artifacts over the same 4 MB before copying or hashing any (used to allocate and hash 1 GB)', async () => {
+    const bomb = await runsOverlapBomb();
+    const before = process.memoryUsage().arrayBuffers;
+    const slice = vi.spyOn(ArrayBuffer.prototype, 'slice');
+    await expect(decodeRunsFile(bomb.buffer as ArrayBuffer)).rejects.toThrow(/artifact "a1" of run "run bomb" starts at byte 0, inside or before artifact "a0" of run "run bomb" \(which ends at 4194304\); artifacts must not overlap\. Export the runs again/);
+    expect(slice).not.toHaveBeenCalled();
+    slice.mockRestore();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bomb.length);
+  });
+
+  it('refuses a training run whose settings are out of bounds, naming the field', async () => {
+    const f = rawRunsFile([{ record: runRecord('r1', { task: 'cipher', batchSize: 3e7, lr: 50, evalEvery: 0 }), artifacts: [] }], new Uint8Array(0));
+    await expect(decodeRunsFile(f.buffer as ArrayBuffer)).rejects.toThrow(/Invalid training settings of run "run r1" in the runs file: batchSize is 30000000.*lr is 50.*evalEvery is 0.*Export the runs again/);
+    // a LoRA run's config is not a GPT-2 training setting; an analysis run's neither
+    const lora = rawRunsFile([{ record: runRecord('r2', { model: 'llama-lora', lr: 50 }), artifacts: [] }, { record: runRecord('r3', { top: 0.05 }, 'analyze'), artifacts: [] }], new Uint8Array(0));
+    expect(await decodeRunsFile(lora.buffer as ArrayBuffer)).toHaveLength(2);
+  });
+
+  it("refuses a training run whose checkpoint holds NaN or settings out of bounds (import → Resume can't crash)", async () => {
+    const pack = async (ck: ArrayBuffer) => new Uint8Array(await (await encodeRunsFile([{ record: runRecord('r4') as never, artifacts: { latest: ck } }])).arrayBuffer());
+    expect(await decodeRunsFile((await pack(tinyCheckpoint(1))).buffer as ArrayBuffer)).toHaveLength(1);
+    await expect(decodeRunsFile((await pack(checkpointWithValue(NaN).buffer as ArrayBuffer)).buffer as ArrayBuffer)).rejects.toThrow(/Checkpoint "latest" of run "run r4" is refused: .*tensor "wte" holds NaN.*Export the runs again/);
+    await expect(decodeRunsFile((await pack(tinyCheckpoint(1, { batchSize: 3e7 }))).buffer as ArrayBuffer)).rejects.toThrow(/Checkpoint "latest" of run "run r4" is refused: Invalid training settings in the checkpoint's header: batchSize is 30000000/);
+  });
+});

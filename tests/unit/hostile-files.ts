@@ -4,6 +4,11 @@ import { readFileSync } from 'node:fs';
 import { parseGGUF, GGUFValueType, type GGUFHeader, type GGUFValue } from '../../src/lib/gguf/reader';
 import { writeGGUF, type GGUFWriteValue, type GGUFWriteTensor } from '../../src/lib/gguf/writer';
 import type { QuantType } from '../../src/lib/gguf/types';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointHeader } from '../../src/lib/train/checkpoint';
+import { initWeights, weightShapes } from '../../src/lib/models/gpt2/model';
+import type { GPT2Config } from '../../src/lib/models/gpt2/config';
+import { getTask } from '../../src/lib/tasks';
+import { RUNS_FILE_MAGIC } from '../../src/lib/report/runs-file';
 
 export const fixture = (f: string) => new Uint8Array(readFileSync(`tests/fixtures/${f}`));
 
@@ -91,4 +96,101 @@ export function ggufOverlap(): Uint8Array {
   const at = tensorOffsetField(b, h.tensors[1].name);
   new DataView(b.buffer, b.byteOffset).setBigUint64(at, BigInt(h.tensors[0].offset), true);
   return b;
+}
+
+// ---------------------------------------------------------------- GPT-2 checkpoints
+
+const ckTok = getTask('cipher').tokenizer();
+export const ckConfig: GPT2Config = { nLayer: 1, nHead: 2, dModel: 8, nCtx: 12, vocabSize: ckTok.size, eps: 1e-5 };
+
+/** A small valid checkpoint (1 layer, 8 wide) with `train` settings merged over sane ones. */
+export function tinyCheckpoint(seed = 1, train: Record<string, unknown> = {}, withAdam = false): ArrayBuffer {
+  const w = initWeights(ckConfig, seed);
+  const shapes = weightShapes(ckConfig);
+  const tensors: Record<string, Float32Array> = { ...w };
+  const allShapes: Record<string, number[]> = { ...shapes };
+  if (withAdam)
+    for (const [k, v] of Object.entries(w)) {
+      tensors[`${k}.adam_m`] = v.map((x) => x * 0.1);
+      allShapes[`${k}.adam_m`] = shapes[k];
+    }
+  const header: Omit<CheckpointHeader, 'tensors'> = {
+    format: 'memgen-gpt2-checkpoint', version: 1, id: `tiny-${seed}`, task: 'cipher', preset: 'tiny', config: ckConfig,
+    tokenizer: ckTok.toJSON(), seed, step: 40, train: { task: 'cipher', preset: 'tiny', lr: 0.001, steps: 100, batchSize: 8, ...train },
+    eval: { step: 40, mem: 0.5, gen: 0.25, other: 0.25, total: 1, decode: 'greedy' },
+    log: [{ step: 10, loss: 3.2 }, { step: 40, gen: 0.25, mem: 0.5 }], createdAt: '2026-01-01T00:00:00.000Z',
+  };
+  return encodeCheckpoint(header, tensors, allShapes);
+}
+
+/** Rebuilds a checkpoint file around a new header JSON, keeping the tensor bytes. */
+export function withCheckpointHeader(buf: ArrayBuffer, header: unknown, extraData = 0): Uint8Array {
+  const hlen = new DataView(buf).getUint32(8, true);
+  const data = new Uint8Array(buf, Math.ceil((12 + hlen) / 8) * 8);
+  const json = new TextEncoder().encode(JSON.stringify(header) ?? 'null');
+  const start = Math.ceil((12 + json.length) / 8) * 8;
+  const out = new Uint8Array(start + data.length + extraData);
+  out.set(new Uint8Array(buf, 0, 8));
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  out.set(data, start);
+  return out;
+}
+
+/**
+ * The .mgck bomb of issue 17: about 4 MB of data and 250 tensor entries that all point at the same 4 MB
+ * (decoding used to copy each: 1 GB).
+ */
+export function checkpointOverlapBomb(): Uint8Array {
+  const base = tinyCheckpoint(1);
+  const h = decodeCheckpoint(base).header;
+  const n = 1 << 20; // 4 MB of floats
+  const tensors = Array.from({ length: 250 }, (_, i) => ({ name: `t${i}`, shape: [n], offset: 0, length: n }));
+  const header = { ...h, tensors };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const start = Math.ceil((12 + json.length) / 8) * 8;
+  const out = new Uint8Array(start + 4 * n);
+  out.set(new Uint8Array(base, 0, 8));
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  return out;
+}
+
+/** A valid checkpoint with one weight set to `value` (NaN, Infinity...). */
+export function checkpointWithValue(value: number, tensor = 'wte', index = 3): Uint8Array {
+  const buf = tinyCheckpoint(2);
+  const h = decodeCheckpoint(buf).header;
+  const e = h.tensors.find((t) => t.name === tensor)!;
+  const out = new Uint8Array(buf.slice(0));
+  const dataStart = Math.ceil((12 + new DataView(buf).getUint32(8, true)) / 8) * 8;
+  new DataView(out.buffer).setFloat32(dataStart + e.offset + 4 * index, value, true);
+  return out;
+}
+
+// ---------------------------------------------------------------- runs files
+
+const RUNS_PREFIX = RUNS_FILE_MAGIC.length + 4;
+
+/** A runs file built by hand: a header with the given runs and the given data after it. */
+export function rawRunsFile(runs: unknown[], data: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify({ kind: 'memgen-runs', version: 1, exportedAt: '2026-01-01T00:00:00.000Z', runs }));
+  const out = new Uint8Array(RUNS_PREFIX + json.length + data.length);
+  out.set(new TextEncoder().encode(RUNS_FILE_MAGIC));
+  new DataView(out.buffer).setUint32(RUNS_FILE_MAGIC.length, json.length, true);
+  out.set(json, RUNS_PREFIX);
+  out.set(data, RUNS_PREFIX + json.length);
+  return out;
+}
+
+export const runRecord = (id: string, config: Record<string, unknown> = { task: 'cipher', lr: 0.001 }, kind = 'train') => ({
+  id, kind, title: `run ${id}`, status: 'done', config, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', summary: {}, artifacts: {},
+});
+
+/** The runs-file bomb of issue 17: 250 artifacts over the same 4 MB (hashed and copied 250 times: 1 GB). */
+export async function runsOverlapBomb(): Promise<Uint8Array> {
+  const data = new Uint8Array(4 << 20);
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  const sha256 = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+  const artifacts = Array.from({ length: 250 }, (_, i) => ({ name: `a${i}`, offset: 0, length: data.length, sha256 }));
+  return rawRunsFile([{ record: runRecord('bomb', {}, 'steer'), artifacts }], data);
 }

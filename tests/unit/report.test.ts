@@ -7,6 +7,7 @@ import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
 import { buildReportHtml, jsonForScript } from '../../src/lib/report/html';
 import { reportTables, tableCsv } from '../../src/lib/report/tables';
 import { evalSeries, layerBars, lossSeries, steerBars, volcanoData } from '../../src/lib/report/figures';
+import { tinyCheckpoint } from './hostile-files';
 import { decodeRunsFile, encodeRunsFile, exportRuns, importRuns, RunsFileError, RUNS_FILE_MAGIC } from '../../src/lib/report/runs-file';
 import { deleteRun, getRun, listRuns, loadArtifact, newRun, saveArtifacts, saveRun } from '../../src/lib/store/runs';
 import { makeReport } from './report-fixture';
@@ -141,14 +142,13 @@ describe('tables and chart data', () => {
 });
 
 describe('runs file', () => {
-  const bytes = (n: number, seed: number) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 255; return b.buffer; };
 
   async function seedRuns() {
     for (const r of await listRuns()) await deleteRun(r.id);
     const a = newRun('train', 'cipher tiny, seed 1', { task: 'cipher', steps: 40 });
     a.status = 'done';
     a.summary = { step: 40, best: { gen: 12 } };
-    await saveArtifacts(a, { best: bytes(10_000, 1), latest: bytes(12_345, 2) });
+    await saveArtifacts(a, { best: tinyCheckpoint(1), latest: tinyCheckpoint(2) }); // import decodes a training run's checkpoints
     const b = newRun('analyze', 'neurons of seed 1', { top: 0.05 }, a.id);
     b.status = 'done';
     await saveRun(b);
@@ -165,8 +165,8 @@ describe('runs file', () => {
     expect(res.imported.sort()).toEqual([a.id, b.id].sort());
     const a2 = (await getRun(a.id))!;
     expect(a2).toMatchObject({ title: a.title, kind: 'train', status: 'done', config: a.config, summary: a.summary, createdAt: a.createdAt });
-    expect(new Uint8Array((await loadArtifact(a2.artifacts.best))!)).toEqual(new Uint8Array(bytes(10_000, 1)));
-    expect(new Uint8Array((await loadArtifact(a2.artifacts.latest))!)).toEqual(new Uint8Array(bytes(12_345, 2)));
+    expect(new Uint8Array((await loadArtifact(a2.artifacts.best))!)).toEqual(new Uint8Array(tinyCheckpoint(1)));
+    expect(new Uint8Array((await loadArtifact(a2.artifacts.latest))!)).toEqual(new Uint8Array(tinyCheckpoint(2)));
     expect((await getRun(b.id))!.parent).toBe(a.id);
   });
 

@@ -8,11 +8,23 @@
 //   the rest      artifact bytes back to back; `offset` counts from the first byte after the header
 // Binary rather than base64-in-JSON: checkpoints stay raw bytes (no 4/3 growth, no giant strings), and each
 // carries a SHA-256 so a damaged file is refused before anything is written.
+//
+// What decodeRunsFile refuses, and its allocation bound (checked by tests/unit/fuzz.test.ts): artifact extents
+// must lie in the file, in offset order across all runs, and not overlap (250 artifacts pointing at the same
+// bytes used to allocate and hash 1 GB from a 4 MB file), so the artifact copies together hold at most the
+// file's bytes; a training run's settings go through settings.ts (the Train page's bounds), and its checkpoints
+// are decoded and checked in place (no second copy). Decoding allocates at most RUNS_FILE_BOUND(file bytes) =
+// the file's bytes in artifact copies + 32 x the header's bytes + 1 MiB of JS heap.
 import { z } from '../util/zod';
+import { checkTrainSettings } from '../train/settings';
+import { decodeCheckpoint } from '../train/checkpoint';
 import { getRun, listRuns, loadArtifact, saveArtifacts, saveRun, type RunRecord } from '../store/runs';
 
 export const RUNS_FILE_MAGIC = 'MEMGEN-RUNS1';
 const PREFIX = RUNS_FILE_MAGIC.length + 4;
+
+/** The most bytes (typed arrays + JS heap) decoding a runs file may allocate: see the header comment. */
+export const RUNS_FILE_BOUND = (fileBytes: number, headerBytes = fileBytes): number => fileBytes + 32 * headerBytes + (1 << 20);
 
 export class RunsFileError extends Error {
   constructor(message: string) {
@@ -104,19 +116,49 @@ export async function decodeRunsFile(buf: ArrayBuffer): Promise<RunEntry[]> {
   const dataStart = PREFIX + h;
   const dataLen = buf.byteLength - dataStart;
   const seen = new Set<string>();
-  const out: RunEntry[] = [];
+  // Every extent is checked, across all runs, before any byte is copied or hashed.
+  const names = new Set<string>();
+  let prevEnd = 0;
+  let prev = '';
   for (const run of parsed.data.runs) {
     if (seen.has(run.record.id)) throw new RunsFileError(`The runs file lists run "${run.record.id}" twice. ${again}`);
     seen.add(run.record.id);
-    const artifacts: Record<string, ArrayBuffer> = {};
+    names.clear();
     for (const a of run.artifacts) {
-      if (a.name in artifacts) throw new RunsFileError(`Run "${run.record.title}" lists artifact "${a.name}" twice. ${again}`);
+      if (names.has(a.name)) throw new RunsFileError(`Run "${run.record.title}" lists artifact "${a.name}" twice. ${again}`);
+      names.add(a.name);
       if (a.offset + a.length > dataLen) {
         throw new RunsFileError(`The runs file is cut short: artifact "${a.name}" of run "${run.record.title}" ends past the end of the file. ${again}`);
       }
+      if (a.offset < prevEnd) {
+        throw new RunsFileError(`The runs file is corrupt: artifact "${a.name}" of run "${run.record.title}" starts at byte ${a.offset}, inside or before artifact ${prev} (which ends at ${prevEnd}); artifacts must not overlap. ${again}`);
+      }
+      prevEnd = a.offset + a.length;
+      prev = `"${a.name}" of run "${run.record.title}"`;
+    }
+    const cfg = run.record.config;
+    if (run.record.kind === 'train' && cfg.model !== 'llama-lora') {
+      try {
+        checkTrainSettings(cfg, { where: `of run "${run.record.title}" in the runs file`, fix: again }, { partial: true });
+      } catch (e) {
+        throw new RunsFileError((e as Error).message);
+      }
+    }
+  }
+  const out: RunEntry[] = [];
+  for (const run of parsed.data.runs) {
+    const artifacts: Record<string, ArrayBuffer> = {};
+    for (const a of run.artifacts) {
       const data = buf.slice(dataStart + a.offset, dataStart + a.offset + a.length);
       if ((await sha256(data)) !== a.sha256) {
         throw new RunsFileError(`Artifact "${a.name}" of run "${run.record.title}" is damaged (its SHA-256 does not match). ${again}`);
+      }
+      if (run.record.kind === 'train' && run.record.config.model !== 'llama-lora' && (a.name === 'latest' || a.name === 'best')) {
+        try {
+          decodeCheckpoint(data, { views: true }); // settings, config, extents, finite weights: checked in place
+        } catch (e) {
+          throw new RunsFileError(`Checkpoint "${a.name}" of run "${run.record.title}" is refused: ${(e as Error).message} ${again}`);
+        }
       }
       artifacts[a.name] = data;
     }

@@ -7,10 +7,24 @@
 //   then         raw little-endian float32 tensors; header.tensors[i].offset is relative to this point
 //
 // Weights and (optionally) AdamW moments are stored by GPT-2 key ("h.0.attn.c_attn.weight", "...adam_m").
+//
+// What decodeCheckpoint refuses, and its allocation bound (checked by tests/unit/fuzz.test.ts):
+// - tensor extents must lie in the file, in offset order, and not overlap, so the tensor copies together hold at
+//   most the file's bytes (a 4 MB file whose 250 entries all point at the same bytes used to copy 1 GB);
+// - every value must be finite (a NaN weight used to load and decode as token 0);
+// - the model config must be valid (validateConfig) and the training settings within the bounds of
+//   settings.ts, the same check as the Train page's;
+// so decoding allocates at most CHECKPOINT_BOUND(file bytes) = the file's bytes in typed arrays + 32 x the
+// header's bytes + 1 MiB of JS heap for the parsed header.
 import { z } from '../util/zod';
+import { validateConfig } from '../models/gpt2/config';
+import { checkTrainSettings } from './settings';
 
 export const CHECKPOINT_MAGIC = 'MGCK';
 export const CHECKPOINT_VERSION = 1;
+
+/** The most bytes (typed arrays + JS heap) decoding a checkpoint file may allocate: see the header comment. */
+export const CHECKPOINT_BOUND = (fileBytes: number, headerBytes = fileBytes): number => fileBytes + 32 * headerBytes + (1 << 20);
 
 const tensorEntry = z.object({
   name: z.string().min(1).max(200),
@@ -89,7 +103,11 @@ export function encodeCheckpoint(header: Omit<CheckpointHeader, 'tensors'>, tens
 
 const FIX = 'Choose a checkpoint file saved by MemGen Lab (Train page, "Download").';
 
-export function decodeCheckpoint(buf: ArrayBuffer): Checkpoint {
+/**
+ * Decodes and checks a checkpoint file. With `views`, tensors are views into `buf` instead of copies (for
+ * checking a file without allocating its tensors again, as the runs-file import does).
+ */
+export function decodeCheckpoint(buf: ArrayBuffer, opts: { views?: boolean } = {}): Checkpoint {
   if (buf.byteLength < 12) throw new CheckpointFormatError(`This file is ${buf.byteLength} bytes, too short to be a checkpoint. ${FIX}`);
   const magic = new TextDecoder().decode(new Uint8Array(buf, 0, 4));
   if (magic !== CHECKPOINT_MAGIC) throw new CheckpointFormatError(`Not a MemGen checkpoint (starts with "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "MGCK"). ${FIX}`);
@@ -110,8 +128,21 @@ export function decodeCheckpoint(buf: ArrayBuffer): Checkpoint {
     throw new CheckpointFormatError(`The checkpoint header is malformed at "${issue.path.join('.')}": ${issue.message}. ${FIX}`);
   }
   const header = parsed.data;
+  try {
+    validateConfig(header.config);
+  } catch (e) {
+    throw new CheckpointFormatError(`The checkpoint's model config is invalid: ${(e as Error).message.replace(/^Invalid GPT-2 config: /, '')} ${FIX}`);
+  }
+  try {
+    checkTrainSettings(header.train, { where: "in the checkpoint's header", fix: 'The file was edited or damaged. Re-export it from the lab, or start a new run.' }, { partial: true });
+  } catch (e) {
+    throw new CheckpointFormatError((e as Error).message);
+  }
   const dataStart = Math.ceil((12 + hlen) / 8) * 8;
   const tensors: Record<string, Float32Array> = {};
+  // Extents are checked for all tensors before any is copied: in the file, in offset order, disjoint.
+  let prevEnd = 0;
+  let prev = '';
   for (const e of header.tensors) {
     // A repeated name would silently replace a tensor; "__proto__" would set the record's prototype instead.
     if (Object.hasOwn(tensors, e.name) || e.name === '__proto__')
@@ -120,7 +151,21 @@ export function decodeCheckpoint(buf: ArrayBuffer): Checkpoint {
     if (n !== e.length) throw new CheckpointFormatError(`Tensor "${e.name}" has shape [${e.shape}] but ${e.length} values. ${FIX}`);
     if (e.offset % 4 !== 0 || dataStart + e.offset + e.length * 4 > buf.byteLength)
       throw new CheckpointFormatError(`The checkpoint is truncated: tensor "${e.name}" ends past the end of the file. Download it again.`);
-    tensors[e.name] = new Float32Array(buf.slice(dataStart + e.offset, dataStart + e.offset + e.length * 4));
+    if (e.offset < prevEnd)
+      throw new CheckpointFormatError(`The checkpoint is corrupt: tensor "${e.name}" starts at byte ${e.offset}, inside or before tensor "${prev}" (which ends at ${prevEnd}); tensors must not overlap. ${FIX}`);
+    prevEnd = e.offset + e.length * 4;
+    prev = e.name;
+    tensors[e.name] = new Float32Array(0); // placeholder: marks the name as seen
+  }
+  for (const e of header.tensors) {
+    const t = opts.views
+      ? new Float32Array(buf, dataStart + e.offset, e.length) // dataStart is a multiple of 8, offsets of 4: aligned
+      : new Float32Array(buf.slice(dataStart + e.offset, dataStart + e.offset + e.length * 4));
+    for (let i = 0; i < t.length; i++) {
+      // x - x is 0 for finite x and NaN for NaN and +-Infinity
+      if (t[i] - t[i] !== 0) throw new CheckpointFormatError(`The checkpoint is corrupt: tensor "${e.name}" holds ${t[i]} at index ${i} (weights must be finite). ${FIX}`);
+    }
+    tensors[e.name] = t;
   }
   return { header, tensors };
 }

@@ -11,6 +11,7 @@ import type { EvalItem, Label, Task, TaskName, TrainExample } from '../tasks/typ
 import type { MixedTask } from '../tasks/mixed';
 import { AdamW, clipByGlobalNorm, learningRate } from './adamw';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint';
+import { checkTrainSettings, FROM_PAGE, TrainSettingsError, type SettingsSource } from './settings';
 import { makeBatch, epochOrder } from './data';
 import { betterCheckpoint, countLabels, decodeAndLabel, type DecodeMode, type EvalCounts } from './evaluate';
 
@@ -159,7 +160,10 @@ export class TrainRun {
     const ck = buf instanceof ArrayBuffer ? decodeCheckpoint(buf) : buf;
     const h = ck.header;
     const cfg = { ...DEFAULT_TRAIN, ...(h.train as Partial<TrainConfig>), ...(change ?? {}) };
-    if (change) validateTrainConfig(cfg);
+    // Always: a checkpoint's settings are as untrusted as the file (batchSize 3e7 crashed the tab on resume).
+    validateTrainConfig(cfg, change
+      ? { where: 'for resuming', fix: 'Pick a batch and accumulation within the bounds named.' }
+      : { where: "in the checkpoint's header", fix: 'The file was edited or damaged. Re-export it from the lab, or start a new run.' });
     const task = trainTaskOf({ task: h.task, tasks: cfg.tasks });
     const tok = TaskTokenizer.fromJSON(h.tokenizer);
     const model = new GPT2(h.config as GPT2Config, ck.tensors, tok, ops);
@@ -345,18 +349,11 @@ export function modelConfigFor(cfg: Pick<TrainConfig, 'task' | 'tasks' | 'preset
   return presetConfig(cfg.preset, task.tokenizer().size, task.maxTokens());
 }
 
-export function validateTrainConfig(c: TrainConfig): void {
-  const bad: string[] = [];
-  if (!(c.preset in PRESETS)) bad.push(`preset "${c.preset}" is unknown`);
-  const pos = (k: keyof TrainConfig) => { const v = c[k] as number; if (!Number.isInteger(v) || v < 1) bad.push(`${k} must be a positive whole number`); };
-  pos('steps'); pos('batchSize'); pos('gradAccum'); pos('evalEvery'); pos('beams');
-  if (!(c.lr > 0 && c.lr < 1)) bad.push('lr must be between 0 and 1');
-  if (c.warmup < 0) bad.push('warmup cannot be negative');
-  if (!(c.gradClip > 0)) bad.push('gradClip must be positive');
+export function validateTrainConfig(c: TrainConfig, src: SettingsSource = FROM_PAGE): void {
+  checkTrainSettings(c, src); // bounds of every setting, in one place (settings.ts)
   if (c.task === 'mixed') {
-    try { mixedTask(c.tasks); } catch (e) { bad.push((e as Error).message.replace(/\.$/, '')); }
+    try { mixedTask(c.tasks); } catch (e) { throw new TrainSettingsError(`Invalid training settings ${src.where}: ${(e as Error).message.replace(/\.$/, '')}. ${src.fix}`); }
   }
-  if (bad.length) throw new Error(`Invalid training settings: ${bad.join('; ')}.`);
 }
 
 /** A mixed evaluation's counts per part. */

@@ -2,40 +2,11 @@
 // Unknown or bad parameters are collected in `urlWarnings`, shown to the user, and ignored.
 import { untrack } from 'svelte';
 
-export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'] as const;
-export type PageName = (typeof PAGES)[number];
-
-/** Every parameter the lab understands, with a validator. */
-const KNOWN: Record<string, (v: string) => boolean> = {
-  page: (v) => (PAGES as readonly string[]).includes(v),
-  task: (v) => ['arithmetic', 'cipher', 'color', 'mixed'].includes(v),
-  /** The task analyzed on a mixed model. */
-  part: (v) => ['arithmetic', 'cipher', 'color'].includes(v),
-  seed: (v) => /^\d{1,9}$/.test(v),
-  preset: (v) => /^[a-z0-9-]{1,32}$/.test(v),
-  backend: (v) => ['webgpu', 'wasm'].includes(v),
-  checkpoint: (v) => /^[\w.:-]{1,128}$/.test(v),
-  split: (v) => ['train', 'val', 'pairs'].includes(v),
-  run: (v) => /^[\w.:-]{1,128}$/.test(v),
-  hook: (v) => /^[\w.]{1,64}$/.test(v),
-  alpha: (v) => Number.isFinite(Number(v)) && Math.abs(Number(v)) <= 100,
-  top: (v) => Number.isFinite(Number(v)) && Number(v) > 0 && Number(v) <= 1,
-  pairs: (v) => /^\d{2,6}$/.test(v) && Number(v) >= 10,
-  neuron: (v) => /^\d{1,7}$/.test(v),
-  dir: (v) => ['toGen', 'toMem'].includes(v),
-};
+export { PAGES, type PageName } from './link-params';
+import { readLinkParams, type PageName } from './link-params';
 
 function read(): { params: Record<string, string>; warnings: string[] } {
-  const params: Record<string, string> = {};
-  const warnings: string[] = [];
-  const q = new URLSearchParams(location.search);
-  for (const [k, v] of q) {
-    const check = KNOWN[k];
-    if (!check) warnings.push(`Unknown link parameter "${k}" was ignored.`);
-    else if (!check(v)) warnings.push(`Link parameter ${k}="${v.slice(0, 40)}" is not valid and was ignored.`);
-    else params[k] = v;
-  }
-  return { params, warnings };
+  return readLinkParams(location.search);
 }
 
 const initial = read();
