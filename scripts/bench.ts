@@ -114,7 +114,8 @@ try {
       await useBackend(backend);
       const { parseGGUF } = await mod('/src/lib/gguf/reader.ts');
       const { LlamaModel, generate } = await mod('/src/lib/models/llama/model.ts');
-      const { LoraAdapters, loraOptimizer, loraTrainStep } = await mod('/src/lib/models/llama/lora.ts');
+      const { LoraAdapters } = await mod('/src/lib/models/llama/lora.ts');
+      const { loraOptimizer, loraTrainStep } = await mod('/src/lib/train/lora-step.ts');
       const buf = await (await fetch(url)).arrayBuffer();
       let t0 = performance.now();
       const m = await LlamaModel.fromGGUF(buf, parseGGUF(buf));

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { parseGGUF } from '../../src/lib/gguf/reader';
 import { LlamaModel } from '../../src/lib/models/llama/model';
-import { LoraAdapters, lmLoss, loraOptimizer, loraTrainStep, DEFAULT_LORA, type LoraBatch } from '../../src/lib/models/llama/lora';
+import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch } from '../../src/lib/models/llama/lora';
+import { loraOptimizer, loraTrainStep } from '../../src/lib/train/lora-step';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
 
 async function load(f: string): Promise<LlamaModel> {

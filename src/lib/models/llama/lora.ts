@@ -9,7 +9,6 @@ import { GGUFError, parseGGUF, metaNumber } from '../../gguf/reader';
 import { checkFiniteTensor } from '../../gguf/finite';
 import { writeGGUF, type GGUFWriteTensor } from '../../gguf/writer';
 import { dequantize, quantize } from '../../gguf/quant';
-import { AdamW, type AdamWConfig } from '../../train/adamw';
 import type { LlamaModel } from './model';
 
 /** HF module names -> GGUF tensor names. */
@@ -175,29 +174,4 @@ export function lmLoss(model: LlamaModel, batch: LoraBatch): tf.Scalar {
     const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(tgt, 'int32'), model.dims.vocabSize)), -1); // (B*(T-1),)
     return tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(w)))), total) as tf.Scalar;
   });
-}
-
-export const DEFAULT_LORA_ADAMW: AdamWConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-
-export function loraOptimizer(a: LoraAdapters, cfg: AdamWConfig = DEFAULT_LORA_ADAMW): AdamW {
-  return new AdamW(a.vars, cfg, () => true);
-}
-
-/** One step: forward + loss, backward to the adapters only, AdamW update. Returns the loss before the update. */
-export async function loraTrainStep(model: LlamaModel, a: LoraAdapters, opt: AdamW, batch: LoraBatch, lr: number): Promise<number> {
-  a.attach(model);
-  a.training = true;
-  try {
-    // forward + backward: gradients only for the adapter variables (the base is not a variable).
-    const { value, grads } = a.grads(() => lmLoss(model, batch));
-    // update
-    opt.apply(grads, lr);
-    const loss = (await value.data())[0];
-    value.dispose();
-    tf.dispose(grads);
-    if (!Number.isFinite(loss)) throw new Error(`LoRA step produced a non-finite loss (${loss}); lower the learning rate.`);
-    return loss;
-  } finally {
-    a.training = false;
-  }
 }
