@@ -1,6 +1,9 @@
 // Quantized matmul on raw GGUF bytes: y = x W^T with W [N, K] in F16/Q8_0/Q4_0/Q4_K/Q6_K blocks,
 // its gradient to x, and a row gather (embeddings). Registered tfjs kernels: WGSL on 'webgpu',
 // a CPU twin (dequantize one row at a time in JS) on 'wasm' and 'cpu'. W never gets a gradient (frozen base).
+// On 'wasm' the forward of Q8_0/Q4_0/Q4_K/Q6_K runs the wasm SIMD kernel (asm/qdot.ts) in tfjs-wasm's heap,
+// with x quantized to int8 as llama.cpp does (int8.ts is its JS twin); setQMatMulActivations('float') there
+// gives the float path of the other backends instead.
 //   registerQMatMulKernels()       register once (the lab's kernels/registry.ts lists it)
 //   makeQWeight(format, N, K, b)   wrap raw block bytes as an int32 tensor
 //   qMatMul(x, w) / qGather(ids, w) the ops
@@ -10,6 +13,8 @@ import { FUSED_DOT, qDotRow } from './dot';
 import { blockInfo } from '../../gguf/types';
 import { isQFormat, Q_FORMATS, type QFormat } from './formats';
 import { qGatherProgram, qMatMulDxProgram, qMatMulProgram } from './wgsl';
+import { FORMAT_CODE, INT8_FORMATS, qMatMulInt8Ref } from './int8';
+import { qdotFor, type QDotExports } from './simd';
 
 export { Q_FORMATS, isQFormat, type QFormat };
 
@@ -111,6 +116,68 @@ export function qGatherRef(ids: Int32Array, w: Int32Array, a: QAttrs): Float32Ar
   return out;
 }
 
+// ---------- the int8 SIMD path on the wasm backend ----------
+
+export type QActivations = 'int8' | 'float';
+let activations: QActivations = 'int8';
+
+/**
+ * How the wasm backend's quantized matmul treats x: 'int8' (default; the SIMD kernel, x rounded to int8 per
+ * block as llama.cpp does) or 'float' (the JS float path, the same math as webgpu and cpu, about 5x slower).
+ */
+export function setQMatMulActivations(mode: QActivations): void {
+  if (mode !== 'int8' && mode !== 'float') throw new Error(`setQMatMulActivations: mode must be 'int8' or 'float', got ${String(mode)}.`);
+  activations = mode;
+}
+export function getQMatMulActivations(): QActivations {
+  return activations;
+}
+
+/** The parts of tfjs-wasm's Emscripten module used here. */
+interface TfWasmModule {
+  wasmMemory?: WebAssembly.Memory; // threaded build
+  asm?: { memory?: WebAssembly.Memory }; // single-thread build
+  _malloc(n: number): number;
+  _free(p: number): void;
+}
+
+const scratchOf = new WeakMap<object, { ptr: number; size: number }>();
+
+function heapKernel(mod: TfWasmModule): QDotExports | null {
+  const mem = mod.wasmMemory ?? mod.asm?.memory;
+  return mem instanceof WebAssembly.Memory ? qdotFor(mem) : null;
+}
+
+/** A scratch area in tfjs-wasm's heap, kept and grown per module (0 if malloc fails). */
+function heapScratch(mod: TfWasmModule, bytes: number): number {
+  let s = scratchOf.get(mod);
+  if (!s || s.size < bytes) {
+    if (s) mod._free(s.ptr);
+    const size = Math.max(bytes, 1 << 16);
+    s = { ptr: mod._malloc(size), size };
+    scratchOf.set(mod, s);
+  }
+  return s.ptr;
+}
+
+/** LabQMatMul on the wasm backend in int8 mode: SIMD in the heap, or the JS twin where SIMD cannot load. */
+function wasmInt8MatMul(b: AnyBackend, x: tf.TensorInfo, w: tf.TensorInfo, a: QAttrs): tf.TensorInfo {
+  const M = x.shape[0], mod = b.wasm;
+  const k = heapKernel(mod);
+  const out = b.makeOutput([M, a.N], 'float32'); // may grow the heap: pointers are offsets, views are taken after
+  if (k) {
+    const s = heapScratch(mod, k.scratchBytes(M, a.K));
+    if (s) {
+      const xp = b.typedArrayFromHeap(x).byteOffset, wp = b.typedArrayFromHeap(w).byteOffset, yp = b.typedArrayFromHeap(out).byteOffset;
+      k.qmatmul(FORMAT_CODE[a.format], xp, M, a.K, wp, a.N, yp, s);
+      return out;
+    }
+  }
+  const wb = bytesOf(b.typedArrayFromHeap(w) as unknown as Int32Array);
+  b.typedArrayFromHeap(out).set(qMatMulInt8Ref(b.typedArrayFromHeap(x), M, wb, a.format, a.N, a.K, rowBytes(a.format, a.K)));
+  return out;
+}
+
 // ---------- registration ----------
 
 type Compute = (arrays: ArrayLike<number>[], shapes: number[][], a: QAttrs) => { shape: number[]; values: Float32Array };
@@ -129,6 +196,7 @@ type AnyBackend = {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: string, u: { type: string; data: number[] }[]): tf.TensorInfo;
+  wasm: TfWasmModule;
 };
 
 let registered = false;
@@ -160,6 +228,10 @@ export function registerQMatMulKernels(): void {
         kernelFunc: ({ inputs, backend, attrs }) => {
           const b = backend as unknown as AnyBackend;
           const ins = [inputs[a0] as tf.TensorInfo, inputs[a1] as tf.TensorInfo];
+          const qa = attrs as unknown as QAttrs;
+          if (backendName === 'wasm' && kernelName === 'LabQMatMul' && activations === 'int8' && INT8_FORMATS.has(qa.format)) {
+            return wasmInt8MatMul(b, ins[0], ins[1], qa);
+          }
           // heap views are read before anything is allocated on the heap (makeOutput, below), so no copy is needed
           const arrays = ins.map((t) => (backendName === 'wasm' ? b.typedArrayFromHeap(t) : b.readSync(t.dataId)));
           const { shape, values } = COMPUTE[kernelName](arrays, ins.map((t) => t.shape), attrs as unknown as QAttrs);

@@ -1,0 +1,85 @@
+// Loads the wasm SIMD quantized matmul (asm/qdot.ts, built into qdot-wasm.ts) against a given memory: on the
+// wasm backend tfjs-wasm's own heap, so the weights are read where tfjs keeps them; standalone (tests, or any
+// caller holding plain arrays) a memory of its own that the inputs are copied into.
+import { QDOT_WASM, QDOT_WASM_RELAXED, QDOT_WASM_RELAXED_SHARED, QDOT_WASM_SHARED } from './qdot-wasm';
+import { FORMAT_CODE } from './int8';
+import type { QFormat } from './formats';
+
+export interface QDotExports {
+  scratchBytes(M: number, K: number): number;
+  quantize(fmt: number, x: number, M: number, K: number, scratch: number): void;
+  rows(fmt: number, w: number, N: number, K: number, M: number, scratch: number, y: number, n0: number, n1: number): void;
+  qmatmul(fmt: number, x: number, M: number, K: number, w: number, N: number, y: number, scratch: number): void;
+}
+
+const compiled = new Map<string, WebAssembly.Module>();
+const instances = new WeakMap<WebAssembly.Memory, QDotExports>();
+let unavailable: string | null = null;
+
+function decode(b64: string): Uint8Array {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** The kernel bound to `memory` (instantiated once per memory), or null where wasm SIMD is missing. */
+export function qdotFor(memory: WebAssembly.Memory): QDotExports | null {
+  const have = instances.get(memory);
+  if (have) return have;
+  if (unavailable) return null;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  try {
+    const b64 = relaxed() ? (shared ? QDOT_WASM_RELAXED_SHARED : QDOT_WASM_RELAXED) : shared ? QDOT_WASM_SHARED : QDOT_WASM;
+    let mod = compiled.get(b64);
+    // a few KB, so a synchronous compile is allowed even on a page's main thread
+    if (!mod) compiled.set(b64, (mod = new WebAssembly.Module(decode(b64) as BufferSource)));
+    const inst = new WebAssembly.Instance(mod, { env: { memory } });
+    const k = inst.exports as unknown as QDotExports;
+    instances.set(memory, k);
+    return k;
+  } catch (e) {
+    unavailable = (e as Error).message; // no wasm SIMD here: callers use the JS twin (same results)
+    return null;
+  }
+}
+
+let relaxedOk: boolean | null = null;
+let relaxedOff = false;
+
+/** Whether the relaxed-SIMD build is used (the engine validates it, and it was not turned off). */
+export function relaxed(): boolean {
+  relaxedOk ??= WebAssembly.validate(decode(QDOT_WASM_RELAXED) as BufferSource);
+  return relaxedOk && !relaxedOff;
+}
+
+/** Use only the baseline SIMD build from now on (tests compare both builds; results are identical). */
+export function setRelaxedSimd(on: boolean): void {
+  relaxedOff = !on;
+}
+
+/** Why the SIMD kernel could not load here (null when it did or was not tried). */
+export function qdotUnavailable(): string | null {
+  return unavailable;
+}
+
+/**
+ * y = x W^T through the SIMD kernel on a memory of its own (inputs copied in). For tests and callers outside
+ * tfjs-wasm; null where wasm SIMD is missing.
+ */
+export function qMatMulInt8Wasm(x: Float32Array, M: number, w: Uint8Array, format: QFormat, N: number, K: number): Float32Array | null {
+  const code = FORMAT_CODE[format];
+  if (code === undefined) throw new Error(`qMatMulInt8Wasm: no int8 kernel for ${format}.`);
+  const align = (v: number) => (v + 15) & ~15;
+  const xAt = 0, wAt = align(x.byteLength), yAt = align(wAt + w.byteLength), sAt = align(yAt + M * N * 4);
+  // the scratch size is the kernel's own formula (scratchBytes), repeated here to size the memory first
+  const total = sAt + M * K + 2 * ((M * K) >> 3) + 16;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) + 1 });
+  const k = qdotFor(memory);
+  if (!k) return null;
+  const u8 = new Uint8Array(memory.buffer);
+  u8.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), xAt);
+  u8.set(w, wAt);
+  k.qmatmul(code, xAt, M, K, wAt, N, yAt, sAt);
+  return new Float32Array(memory.buffer, yAt, M * N).slice();
+}
