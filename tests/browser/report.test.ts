@@ -123,6 +123,36 @@ describe('Report page', () => {
     expect(errors).toEqual([]);
     await ctx.close();
   });
+
+  it('parses a large report off the page thread (a worker), and refuses a 250 KB hostile HTML at once', async () => {
+    // A report of ~300 KB: the steering examples padded (as a long pair list would make it).
+    const report = makeReport();
+    report.pairs!.examples = Array.from({ length: 1500 }, (_, i) => ({ mem: `encode: trigger ${i} ${'x'.repeat(80)} ->`, gen: `encode: other ${i} ${'y'.repeat(80)} ->` }));
+    const bigPath = join(dir, 'big.json');
+    writeFileSync(bigPath, JSON.stringify(report));
+    expect(readFileSync(bigPath).length).toBeGreaterThan(200_000);
+    // The pattern that made the old regex quadratic: many "<script" with no ">" after them.
+    const hostilePath = join(dir, 'hostile.html');
+    writeFileSync(hostilePath, '<html>' + '<script id='.repeat(23_000));
+    const ctx = await browser.newContext({ viewport: { width: 1300, height: 1000 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const workers: string[] = [];
+    page.on('worker', (w) => workers.push(w.url()));
+    await page.goto(`${baseUrl()}/?page=report&backend=wasm`);
+    await page.waitForSelector('[data-testid=report-file]');
+    await page.setInputFiles('[data-testid=report-file]', bigPath);
+    await page.waitForSelector('[data-testid=report] [data-testid=report-neuron-map] canvas');
+    expect(await page.locator('[data-testid=report-error]').count()).toBe(0);
+    expect(workers.filter((u) => /parse\.worker/.test(u))).toHaveLength(1);
+    await page.setInputFiles('[data-testid=report-file]', hostilePath);
+    await page.waitForSelector('[data-testid=report-error]');
+    expect(await page.textContent('[data-testid=report-error]')).toMatch(/hostile\.html.*no embedded MemGen report/);
+    expect(workers.filter((u) => /parse\.worker/.test(u))).toHaveLength(2);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
 });
 
 function layerBarsWithCount(r: ReturnType<typeof makeReport>): number {

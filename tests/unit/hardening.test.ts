@@ -17,6 +17,10 @@ import { PRESETS, type PresetName } from '../../src/lib/models/gpt2/config';
 import type { ModelOps } from '../../src/lib/models/gpt2/ops';
 import { readLinkParams } from '../../src/lib/ui/link-params';
 import { decodeRunsFile, encodeRunsFile } from '../../src/lib/report/runs-file';
+import { embeddedReport, parseReport, ReportFormatError } from '../../src/lib/report/schema';
+import { buildReportHtml } from '../../src/lib/report/html';
+import { OFF_THREAD_BYTES, parseReportAsync, setParseWorkerFactory } from '../../src/lib/report/parse-async';
+import { makeReport } from './report-fixture';
 import {
   fixture, ggufBlockCountBomb, ggufOverlap, renameInPlace, rewriteGGUF, checkpointOverlapBomb, checkpointWithValue, tinyCheckpoint,
   withCheckpointHeader, rawRunsFile, runRecord, runsOverlapBomb,
@@ -245,5 +249,83 @@ describe('runs files: overlap bomb, bad settings and bad checkpoints inside', ()
     expect(await decodeRunsFile((await pack(tinyCheckpoint(1))).buffer as ArrayBuffer)).toHaveLength(1);
     await expect(decodeRunsFile((await pack(checkpointWithValue(NaN).buffer as ArrayBuffer)).buffer as ArrayBuffer)).rejects.toThrow(/Checkpoint "latest" of run "run r4" is refused: .*tensor "wte" holds NaN.*Export the runs again/);
     await expect(decodeRunsFile((await pack(tinyCheckpoint(1, { batchSize: 3e7 }))).buffer as ArrayBuffer)).rejects.toThrow(/Checkpoint "latest" of run "run r4" is refused: Invalid training settings in the checkpoint's header: batchSize is 30000000/);
+  });
+});
+
+describe('reports: nonsense refused, parsing linear', () => {
+  const REPORT_FIX = /Export it again from the lab/;
+  const parse = (r: unknown) => () => parseReport(JSON.stringify(r));
+
+  it('refuses r = 2, a share of 900 %, kept = -3, kept > tried and counts that do not add up', () => {
+    expect(parse(makeReport())).not.toThrow();
+    const r2 = makeReport();
+    r2.analysis!.r[0][3] = 2;
+    expect(parse(r2)).toThrow(/malformed at "analysis\.r\.0\.3": Too big: expected number to be <=1\.000001.*Export it again/);
+    const share = makeReport();
+    share.steering!.cells[0].targeted.gen = 900;
+    expect(parse(share)).toThrow(/malformed at "steering\.cells\.0\.targeted\.gen": Too big.*100/);
+    const kept = makeReport();
+    kept.pairs!.kept = -3;
+    expect(parse(kept)).toThrow(/malformed at "pairs\.kept": Too small/);
+    kept.pairs!.kept = kept.pairs!.tried + 1;
+    expect(parse(kept)).toThrow(/malformed at "pairs\.kept": kept must not exceed tried/);
+    const sum = makeReport();
+    sum.steering!.baseline.mem = 500;
+    expect(parse(sum)).toThrow(/malformed at "steering\.baseline": mem \+ gen \+ other must not exceed total/);
+    const frac = makeReport();
+    frac.analysis!.probes[0].testAcc = 1.5;
+    expect(parse(frac)).toThrow(REPORT_FIX);
+  });
+
+  it('runs no regex over the text: the embedded report is found in one forward scan', () => {
+    // Old: /<script[^>]*id="memgen-report"[^>]*>([\s\S]*?)<\/script>/ backtracked at every "<script" lacking ">".
+    const hostile = '<html>' + '<script id='.repeat(23_000); // 250 KB
+    const html = buildReportHtml(makeReport(), '');
+    let longest = 0;
+    const real = RegExp.prototype.exec;
+    const spy = vi.spyOn(RegExp.prototype, 'exec').mockImplementation(function (this: RegExp, s: string) {
+      longest = Math.max(longest, String(s).length);
+      return real.call(this, s);
+    });
+    try {
+      expect(() => parseReport(hostile)).toThrow(/no embedded MemGen report/);
+      expect(parseReport(html)).toEqual(parseReport(JSON.stringify(makeReport())));
+      expect(parseReport(`  \n${html}`).task).toBe('cipher');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(html.length).toBeGreaterThan(10_000);
+    expect(longest).toBeLessThan(1000);
+    expect(embeddedReport('<script type="x">a</script><script id="memgen-report" >{"a":1}</script>')).toBe('{"a":1}');
+    expect(embeddedReport('<script id="memgen-report">{"a":1}')).toBeNull();
+  });
+
+  it('parseReportAsync hands large texts to a worker and small ones parse inline, with the same result and messages', async () => {
+    const text = JSON.stringify({ ...makeReport(), pairs: { ...makeReport().pairs!, examples: Array.from({ length: 800 }, (_, i) => ({ mem: `m${i}`.padEnd(60, 'x'), gen: `g${i}`.padEnd(60, 'y') })) } });
+    expect(text.length).toBeGreaterThan(OFF_THREAD_BYTES);
+    let made = 0;
+    // A stand-in worker running the same module code (Node has no Web Worker): it answers as parse.worker.ts does.
+    setParseWorkerFactory(() => {
+      made++;
+      const w = {
+        onmessage: null as ((e: { data: unknown }) => void) | null, onerror: null, terminate: () => {},
+        postMessage(t: string) {
+          setTimeout(() => {
+            try { w.onmessage!({ data: { report: parseReport(t) } }); } catch (e) { w.onmessage!({ data: { error: (e as Error).message, format: true } }); }
+          });
+        },
+      };
+      return w as unknown as Worker;
+    });
+    try {
+      expect(await parseReportAsync(text)).toEqual(parseReport(text));
+      expect(made).toBe(1);
+      await expect(parseReportAsync(text.replace('"kept":312', '"kept":-3'))).rejects.toThrow(ReportFormatError);
+      expect(made).toBe(2);
+      await parseReportAsync(JSON.stringify(makeReport()));
+      expect(made).toBe(2); // small: inline
+    } finally {
+      setParseWorkerFactory(null);
+    }
   });
 });
