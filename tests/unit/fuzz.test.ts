@@ -18,6 +18,13 @@ import { configFromGGUF } from '../../src/lib/models/llama/config';
 import { decodeRunsFile, encodeRunsFile, RunsFileError } from '../../src/lib/report/runs-file';
 import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
 import { makeReport } from './report-fixture';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { GGUF_HEADER_BOUND } from '../../src/lib/gguf/reader';
+import { CHECKPOINT_BOUND } from '../../src/lib/train/checkpoint';
+import { RUNS_FILE_BOUND } from '../../src/lib/report/runs-file';
+import { REPORT_BOUND } from '../../src/lib/report/schema';
+import { checkpointOverlapBomb, checkpointWithValue, ggufBlockCountBomb, ggufOverlap, runsOverlapBomb, tinyCheckpoint } from './hostile-files';
 import { reportTables, reportSummary, lossSeries, evalSeries, neuronMapRows, volcanoData, layerBars, probeBars, steerBars, consistencyBars, crossSteerBars } from '../../src/lib/report';
 
 const CASES = 10_000;
@@ -511,5 +518,177 @@ describe('the mutator itself', () => {
     const outs = Array.from({ length: 50 }, () => JSON.stringify(mutateJSON(v, rng).value));
     expect(v).toEqual(copy);
     expect(new Set(outs).size).toBeGreaterThan(25);
+  });
+});
+
+// ---------------------------------------------------------------- allocation bounds and the issue-17 seeds
+//
+// Each reader states in its header comment the most it allocates for a file of a given size (GGUF_HEADER_BOUND,
+// CHECKPOINT_BOUND, RUNS_FILE_BOUND, REPORT_BOUND). Two measures hold it to that:
+// - every typed array and ArrayBuffer a reader makes (constructors and ArrayBuffer.prototype.slice, wrapped while
+//   the reader runs) is counted on every fuzz case below: a count over the bound fails the case;
+// - the JS heap (JSON values, strings, objects) is measured around each issue-17 seed, with a collection before.
+
+const TYPED = ['ArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array'] as const;
+type G = Record<string, unknown>;
+
+/** Runs `fn` with every typed-array allocation counted; returns its result (or error) and the bytes allocated. */
+async function countAllocations<T>(fn: () => T | Promise<T>): Promise<{ value?: T; error?: unknown; bytes: number }> {
+  const g = globalThis as unknown as G;
+  const originals = TYPED.map((n) => g[n] as new (...a: unknown[]) => ArrayBufferView | ArrayBuffer);
+  const RealAB = originals[0] as unknown as typeof ArrayBuffer;
+  const realSlice = RealAB.prototype.slice;
+  let bytes = 0;
+  TYPED.forEach((n, i) => {
+    g[n] = new Proxy(originals[i], {
+      construct(t, args, nt) {
+        const out = Reflect.construct(t, args, nt) as ArrayBufferView | ArrayBuffer;
+        const viewOnly = args[0] instanceof RealAB || (typeof SharedArrayBuffer !== 'undefined' && args[0] instanceof SharedArrayBuffer);
+        if (!viewOnly) bytes += out.byteLength;
+        return out;
+      },
+    });
+  });
+  RealAB.prototype.slice = function (this: ArrayBuffer, a?: number, b?: number) {
+    const out = realSlice.call(this, a, b);
+    bytes += out.byteLength;
+    return out;
+  };
+  try {
+    return { value: await fn(), bytes };
+  } catch (error) {
+    return { error, bytes };
+  } finally {
+    TYPED.forEach((n, i) => (g[n] = originals[i]));
+    RealAB.prototype.slice = realSlice;
+  }
+}
+
+/** A full collection (V8's gc, exposed for this test). */
+const collect: () => void = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+/** Heap + external bytes allocated by `fn` (no collection in between, so garbage made counts too). */
+async function heapGrowth(fn: () => unknown): Promise<{ bytes: number; error?: unknown }> {
+  collect();
+  const m0 = process.memoryUsage();
+  let error: unknown;
+  let keep: unknown;
+  try {
+    keep = await fn();
+  } catch (e) {
+    error = e;
+  }
+  const m1 = process.memoryUsage();
+  void keep;
+  return { bytes: m1.heapUsed - m0.heapUsed + (m1.arrayBuffers - m0.arrayBuffers), error };
+}
+
+const ckHeaderBytes = (b: Uint8Array) => (b.length >= 12 ? Math.min(b.length, 12 + new DataView(b.buffer, b.byteOffset).getUint32(8, true)) : b.length);
+const runsHeaderBytes = (b: Uint8Array) => (b.length >= 16 ? Math.min(b.length, 16 + new DataView(b.buffer, b.byteOffset).getUint32(12, true)) : b.length);
+
+describe('fuzz: every reader stays within its stated allocation bound', () => {
+  it(`GGUF: ${CASES} mutations of the fixtures and the issue-17 seeds, each within GGUF_HEADER_BOUND`, async () => {
+    const seeds = [ggufBlockCountBomb(), ggufOverlap()];
+    const corpus = [fixture('tiny-llama-q8_0.gguf'), fixture('tiny-llama-q4_k_m.gguf'), writerGGUF(), ...seeds];
+    const m = new Mutator(61, corpus, { hot: Math.max(...corpus.slice(0, 3).map((b) => parseGGUF(b).dataOffset)) });
+    let worst = 0;
+    for (let i = 0; i < CASES; i++) {
+      const c = m.next();
+      const r = await countAllocations(() => {
+        const h = parseGGUF(c.bytes);
+        if (h.metadata['general.architecture'] !== undefined && h.tensors.length > 2) configFromGGUF(h);
+        return h;
+      });
+      if (r.error && !(r.error instanceof GGUFError)) throw new Error(`case ${c.index} [${c.ops}]: ${(r.error as Error).name}: ${(r.error as Error).message}`);
+      const header = r.value ? r.value.dataOffset : c.bytes.length;
+      worst = Math.max(worst, r.bytes / GGUF_HEADER_BOUND(header));
+      if (r.bytes > GGUF_HEADER_BOUND(header)) throw new Error(`case ${c.index} [${c.ops}] allocated ${r.bytes} bytes, over GGUF_HEADER_BOUND(${header})`);
+    }
+    console.log(`gguf allocations: worst case used ${(100 * worst).toFixed(2)}% of GGUF_HEADER_BOUND`);
+    const headerBytes = parseGGUF(fixture('tiny-llama-q8_0.gguf')).dataOffset; // both seeds are that fixture's header, edited
+    for (const s of seeds) {
+      const g = await heapGrowth(() => configFromGGUF(parseGGUF(s)));
+      expect(g.error).toBeInstanceOf(GGUFError);
+      expect(g.bytes).toBeLessThan(GGUF_HEADER_BOUND(headerBytes));
+    }
+  });
+
+  it(`checkpoints: ${CASES} mutations of valid files and the issue-17 seeds, each within CHECKPOINT_BOUND`, async () => {
+    const seeds = [checkpointWithValue(NaN), new Uint8Array(tinyCheckpoint(1, { batchSize: 3e7, lr: 50, evalEvery: 0 }))];
+    const corpus = [new Uint8Array(validCheckpoint(false, 1)), new Uint8Array(validCheckpoint(true, 2)), ...seeds];
+    const m = new Mutator(62, corpus, { hot: Math.max(...corpus.map(ckHeaderBytes)) });
+    let worst = 0;
+    for (let i = 0; i < CASES; i++) {
+      const c = m.next();
+      const r = await countAllocations(() => decodeCheckpoint(c.bytes.buffer as ArrayBuffer));
+      if (r.error) expectCleanError(r.error, c, CheckpointFormatError, CK_FIX);
+      const bound = CHECKPOINT_BOUND(c.bytes.length, ckHeaderBytes(c.bytes));
+      worst = Math.max(worst, r.bytes / bound);
+      if (r.bytes > bound) throw new Error(`case ${c.index} [${c.ops}] allocated ${r.bytes} bytes, over CHECKPOINT_BOUND (${bound})`);
+      // the tensor copies alone never exceed the file
+      if (r.bytes > c.bytes.length) throw new Error(`case ${c.index} [${c.ops}] copied ${r.bytes} bytes from a ${c.bytes.length}-byte file`);
+    }
+    console.log(`checkpoint allocations: worst case used ${(100 * worst).toFixed(2)}% of CHECKPOINT_BOUND`);
+    // The 4 MB bomb of 250 entries over the same bytes (1 GB before): refused, with next to nothing allocated.
+    const bomb = checkpointOverlapBomb();
+    const counted = await countAllocations(() => decodeCheckpoint(bomb.buffer as ArrayBuffer));
+    expect(counted.error).toBeInstanceOf(CheckpointFormatError);
+    expect(counted.bytes).toBe(0);
+    for (const s of [bomb, ...seeds]) {
+      const g = await heapGrowth(() => decodeCheckpoint(s.buffer as ArrayBuffer));
+      expect(g.error).toBeInstanceOf(CheckpointFormatError);
+      expect(g.bytes).toBeLessThan(CHECKPOINT_BOUND(s.length, ckHeaderBytes(s)));
+    }
+  });
+
+  it(`runs files: ${CASES} mutations of valid files and the issue-17 seeds, each within RUNS_FILE_BOUND`, async () => {
+    const now = '2026-01-01T00:00:00.000Z';
+    const rec = (id: string, config: Record<string, unknown>) => ({ id, kind: 'train' as const, title: `run ${id}`, status: 'done' as const, config, createdAt: now, updatedAt: now, summary: {}, artifacts: {} });
+    const valid = await encodeRunsFile([{ record: rec('a', { task: 'cipher', lr: 0.001 }), artifacts: { latest: tinyCheckpoint(1) } }]);
+    const badSettings = await encodeRunsFile([{ record: rec('b', { batchSize: 3e7, lr: 50, evalEvery: 0 }), artifacts: {} }]);
+    const nanCk = await encodeRunsFile([{ record: rec('c', { task: 'cipher' }), artifacts: { best: checkpointWithValue(Infinity).buffer as ArrayBuffer } }]);
+    const corpus = await Promise.all([valid, badSettings, nanCk].map(async (b) => new Uint8Array(await b.arrayBuffer())));
+    const m = new Mutator(63, corpus, { hot: Math.max(...corpus.map(runsHeaderBytes)) });
+    let worst = 0;
+    for (let i = 0; i < CASES; i++) {
+      const c = m.next();
+      const r = await countAllocations(() => decodeRunsFile(c.bytes.buffer as ArrayBuffer));
+      if (r.error) expectCleanError(r.error, c, RunsFileError, /Export the runs again|Pick a file saved by the Runs page/);
+      const bound = RUNS_FILE_BOUND(c.bytes.length, runsHeaderBytes(c.bytes));
+      worst = Math.max(worst, r.bytes / bound);
+      if (r.bytes > bound) throw new Error(`case ${c.index} [${c.ops}] allocated ${r.bytes} bytes, over RUNS_FILE_BOUND (${bound})`);
+    }
+    console.log(`runs-file allocations: worst case used ${(100 * worst).toFixed(2)}% of RUNS_FILE_BOUND`);
+    const bomb = await runsOverlapBomb();
+    const counted = await countAllocations(() => decodeRunsFile(bomb.buffer as ArrayBuffer));
+    expect(counted.error).toBeInstanceOf(RunsFileError);
+    expect(counted.bytes).toBe(0);
+    for (const s of [bomb, corpus[1], corpus[2]]) {
+      const g = await heapGrowth(() => decodeRunsFile(s.buffer as ArrayBuffer));
+      expect(g.error).toBeInstanceOf(RunsFileError);
+      expect(g.bytes).toBeLessThan(RUNS_FILE_BOUND(s.length, runsHeaderBytes(s)));
+    }
+  });
+
+  it(`reports: ${CASES} mutations of the issue-17 seeds (r = 2, 900 %, kept = -3, the quadratic HTML), each refused within REPORT_BOUND`, async () => {
+    const base = makeReport();
+    const r2 = structuredClone(base); r2.analysis!.r[0][3] = 2;
+    const share = structuredClone(base); share.steering!.cells[0].targeted.gen = 900;
+    const kept = structuredClone(base); kept.pairs!.kept = -3;
+    const hostile = '<html>' + '<script id='.repeat(23_000);
+    const texts = [JSON.stringify(r2), JSON.stringify(share), JSON.stringify(kept), hostile];
+    for (const t of texts) expect(() => parseReport(t)).toThrow(ReportFormatError);
+    const m = new Mutator(64, texts.map((t) => new TextEncoder().encode(t)), { maxOps: 2 });
+    const r = fuzz(() => m.next(), CASES, (c) => renderData(new TextDecoder().decode(c.bytes)), (e, c) => expectCleanError(e, c, ReportFormatError, /Export it again from the lab|Open a report saved by the lab/));
+    console.log(`report seeds: ${r.ok} parsed, ${r.rejected} rejected, worst ${r.worstMs.toFixed(1)} ms`, top(r.messages));
+    expect(r.rejected).toBeGreaterThan(CASES / 2);
+    for (const t of texts) {
+      const g = await heapGrowth(() => parseReport(t));
+      expect(g.error).toBeInstanceOf(ReportFormatError);
+      expect(g.bytes).toBeLessThan(REPORT_BOUND(t.length));
+    }
   });
 });

@@ -4,7 +4,12 @@
 // in 0..100 %, a count a whole number >= 0 (a report with r = 2, a share of 900 % or kept = -3 is refused).
 // Parsing is linear in the text (no backtracking regex runs over it); parse-async.ts moves large imports off the
 // page's thread.
+// Allocation bound (checked by tests/unit/fuzz.test.ts): parsing a text of n characters allocates at most
+// REPORT_BOUND(n) = 32 x n + 1 MiB (the JSON value and zod's checked copy; no typed arrays).
 import { z } from '../util/zod';
+
+/** The most bytes parsing a report text of `chars` characters may allocate: see the header comment. */
+export const REPORT_BOUND = (chars: number): number => 32 * chars + (1 << 20);
 
 /** Rounding slack: a correlation computed in floats may land a hair outside [-1, 1], a share outside 0..100. */
 const SLACK = 1e-6;
