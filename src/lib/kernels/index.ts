@@ -7,3 +7,4 @@ export { gelu, registerGelu } from './gelu';                            // GPT-2
 export { softmaxCrossEntropy, registerCrossEntropy } from './crossentropy'; // logits (N, V), targets, weights -> (N)
 export { causalAttention, registerAttention } from './attention';      // q, k, v (B, NH, T, HS) -> (B, NH, T, HS)
 export { stock } from './stock';                                        // the same five from stock tf ops
+export { linear, linearT, matMul2d, setTransposeMode } from './matmul';                // x·w + b, x·wᵀ: fast matmuls forward and backward

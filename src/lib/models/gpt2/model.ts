@@ -6,6 +6,7 @@ import type { ForwardOptions, HookedModel, HookFn, ModelDims, TextTokenizer } fr
 import { validateConfig, type GPT2Config } from './config';
 import { type ModelOps } from './ops';
 import { Rng } from '../../util/rng';
+import { linear as linearOp, linearT } from '../../kernels/matmul';
 
 /** Weight names follow GPT-2 checkpoint keys, so loading a checkpoint is a key copy. */
 export function weightShapes(c: GPT2Config): Record<string, number[]> {
@@ -111,8 +112,9 @@ export class GPT2 implements HookedModel {
       const y = fn(x, { name, layer, promptLengths: opts.promptLengths, seqLengths: opts.seqLengths });
       return y ?? x;
     };
+    // bias folded into the matmul; on wasm every matmul (forward, dX, dW) stays untransposed, see kernels/matmul
     const linear = (x: tf.Tensor, w: string, b: string, nOut: number) =>
-      tf.add(tf.matMul(x.reshape([B * T, -1]), p[w]), p[b]).reshape([B, T, nOut]);
+      linearOp(x.reshape([B * T, -1]) as tf.Tensor2D, p[w] as tf.Tensor2D, p[b] as tf.Tensor1D).reshape([B, T, nOut]);
 
     const tok = hook('hook_embed', -1, this.ops.embedding(p.wte as tf.Tensor2D, tokens)); // (B, T, C)
     const pos = hook('hook_pos_embed', -1, p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
@@ -137,7 +139,7 @@ export class GPT2 implements HookedModel {
       x = hook(`${k}.hook_resid_post`, i, tf.add(x, mlpOut));
     }
     const xf = hook('ln_final.hook_normalized', -1, this.ops.layerNorm(x, p['ln_f.weight'] as tf.Tensor1D, p['ln_f.bias'] as tf.Tensor1D, c.eps));
-    const logits = tf.matMul(xf.reshape([B * T, C]), p.wte, false, true); // (B*T, V), tied embeddings
+    const logits = linearT(xf.reshape([B * T, C]) as tf.Tensor2D, p.wte as tf.Tensor2D); // (B*T, V), tied embeddings
     return logits.reshape([B, T, c.vocabSize]) as tf.Tensor3D;
   }
 
