@@ -207,6 +207,10 @@ describe('training settings: one validator for the page, files and links', () =>
       expect(() => checkTrainSettings({ ...cfg, [k]: v })).toThrow(re);
       expect(() => validateTrainConfig({ ...cfg, [k]: v } as TrainConfig)).toThrow(/on the Train page: .*Change the field named and start again\./);
     }
+    // the Train page's path: the worker's start() creates the run, which checks before building anything
+    expect(() => TrainRun.create({ ...cfg, batchSize: 3e7, lr: 50, evalEvery: 0 }, {} as ModelOps)).toThrow(/on the Train page: batchSize is 30000000.*lr is 50.*evalEvery is 0.*Change the field named/);
+    // the OOM advice doubles the accumulation: a long chain of halvings stays within bounds
+    expect(trainFieldProblem('gradAccum', 2 ** 16)).toBeNull();
     expect(() => checkTrainSettings({ lr: 0.01 })).toThrow(/task is missing/);
     expect(() => checkTrainSettings({ lr: 0.01 }, undefined, { partial: true })).not.toThrow();
   });

@@ -34,7 +34,7 @@ export const TRAIN_RULES: Record<keyof TrainConfig, Rule> = {
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1 },
   steps: { kind: 'int', min: 1, max: 1_000_000 },
   batchSize: { kind: 'int', min: 1, max: 1024 },
-  gradAccum: { kind: 'int', min: 1, max: 256 },
+  gradAccum: { kind: 'int', min: 1, max: 65536 }, // costs time only (memory is per micro-batch); OOM advice doubles it
   lr: { kind: 'num', min: 0, max: 1, minOpen: true, maxOpen: true },
   warmup: { kind: 'int', min: 0, max: 1_000_000 },
   minLrRatio: { kind: 'num', min: 0, max: 1 },
