@@ -5,6 +5,7 @@ import { join, normalize } from 'node:path';
 import type { Plugin } from 'vite';
 import { offlinePrecache } from './scripts/vite-plugin-offline.ts';
 import { tfjsWasmThreads } from './scripts/vite-plugin-tfjs-wasm-threads.ts';
+import { labCsp } from './scripts/csp.ts';
 
 /** Serves ./static-models at /static-models in dev and copies it into the build (shipped checkpoints). */
 function staticModels(): Plugin {
@@ -28,14 +29,15 @@ function staticModels(): Plugin {
 }
 
 // Cross-origin isolation lets the wasm backend use SharedArrayBuffer (threads) in the worker.
-// The CSP is strict: no eval, no remote scripts; connect-src allows https model downloads the user asks for.
+// The CSP (scripts/csp.ts, sent by labCsp()) is strict: no eval, no remote scripts; connect-src allows the
+// model downloads the user asks for (https, or http on this machine).
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
 export default defineConfig({
-  plugins: [svelte(), staticModels(), offlinePrecache(), tfjsWasmThreads()],
+  plugins: [svelte(), staticModels(), offlinePrecache(), tfjsWasmThreads(), labCsp()],
   base: './',
   // The worker bundle gets its own plugins: the lab's tfjs runs there.
   worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },

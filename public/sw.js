@@ -13,6 +13,9 @@ const ISOLATION = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
+// The lab's Content-Security-Policy, so the GPU worker has it on a host that sends no headers too (a worker
+// takes its policy from its own script's response). A copy of LAB_CSP in scripts/csp.ts (tests/unit/csp.test.ts).
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' https: http://localhost:* http://127.0.0.1:* blob: data:; object-src 'none'; base-uri 'self'";
 
 const scoped = (path) => new URL(path, self.registration.scope).href;
 
@@ -34,7 +37,7 @@ self.addEventListener('activate', (event) => {
 });
 
 /**
- * A response rebuilt with the isolation headers (a fetched or cached response's headers are immutable). Also
+ * A response rebuilt with the isolation and CSP headers (a fetched or cached response's headers are immutable). Also
  * applied to network responses, so the lab is isolated even on a static host that cannot set headers. Only
  * plain same-origin responses are touched (an opaque redirect has status 0 and cannot be rebuilt).
  */
@@ -42,6 +45,7 @@ function isolated(res) {
   if (res.type !== 'basic' && res.type !== 'default') return res;
   const headers = new Headers(res.headers);
   for (const [k, v] of Object.entries(ISOLATION)) headers.set(k, v);
+  headers.set('Content-Security-Policy', CSP);
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
 }
 

@@ -10,6 +10,8 @@ import { build, preview, type PreviewServer } from 'vite';
 import type { Browser, Page } from 'playwright-core';
 import type { Server as HttpServer } from 'node:http';
 import { launchChromium } from './chromium';
+import { countingServer, gpuWorker, probeWorker } from './worker-csp';
+import { LAB_CSP } from '../../scripts/csp';
 
 let browser: Browser;
 let server: PreviewServer | undefined;
@@ -80,6 +82,21 @@ describe('the built site', () => {
     await trainOneStep(page);
     expect(errors).toEqual([]);
     await close();
+  });
+
+  it('sends the CSP header, which covers the GPU worker: eval, new Function and a foreign fetch are refused inside it', async () => {
+    const foreign = await countingServer();
+    const { page, close } = await openTrain('wasm');
+    const worker = await gpuWorker(page);
+    await page.waitForSelector('[data-testid=backend-badge] >> text=backend: wasm', { timeout: 120_000 });
+    const res = await page.request.get(worker.url());
+    expect(res.headers()['content-security-policy']).toBe(LAB_CSP);
+    const probe = await probeWorker(worker, foreign.url);
+    expect(probe).toMatchObject({ eval: 'EvalError', fn: 'EvalError', fetch: 'TypeError' });
+    expect(probe.violations).toEqual(expect.arrayContaining(['script-src eval', `connect-src ${foreign.url}`]));
+    expect(foreign.hits()).toBe(0);
+    await close();
+    await foreign.close();
   });
 
   it('starts the WebGPU backend and trains one step', async () => {
