@@ -1,9 +1,11 @@
 // npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 5
-//                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)]
+//                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)
+//                  --rounds 3 (LLaMA decode rounds, lab and llama.cpp alternated) --llama-threads 1 (wllama's, e.g. 1,2)
+//                  --lab-threads N (tfjs-wasm's pool for the LLaMA runs; default the first --llama-threads)]
 // Headless Chromium (the system one). Per preset and backend: training tokens/s and step time with the lab's
 // fused kernels and with the same model built from stock tfjs ops, achieved GFLOP/s, and the adapter's best
 // plain matmul GFLOP/s. Speed goals are compared in the note, never asserted in tests.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { WIDE, build } from './make-fixtures';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +18,13 @@ const backends = (args.backends ?? 'wasm,webgpu').split(',');
 const steps = Number(args.steps ?? 5);
 const task = args.task ?? 'cipher';
 const only = new Set((args.only ?? 'train,record,llama').split(','));
+const llamaRounds = Number(args.rounds ?? 3);
+const llamaThreads = (args['llama-threads'] ?? '1').split(',').map(Number);
+const labThreads = Number(args['lab-threads'] ?? llamaThreads[0]);
+/** The machine's load (1, 5, 15 minutes) from /proc/loadavg: the cores are shared with other jobs. */
+const loadavg = (): number[] | null => {
+  try { return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number); } catch { return null; }
+};
 
 const d = await startDriver({ quiet: true });
 const results: unknown[] = [];
@@ -108,7 +117,15 @@ try {
     llamaFiles.push({ backend: 'wasm', file: WIDE.file, url: `/bench-output/${WIDE.file}` });
   }
   for (const { backend, file, url } of llamaFiles) {
-    const lr = await d.page.evaluate(async ({ backend, file, url }) => {
+    // A fresh page per file: tfjs-wasm fixes its thread pool when it starts, and the lab runs here with as many
+    // threads as llama.cpp gets (--lab-threads, default the first of --llama-threads), by showing tfjs that many
+    // cores. (Its 2-thread pool costs ~7 ms per small op on this shared machine: Sigmoid of 8192 values.)
+    const lpage = await d.browser.newPage();
+    if (backend === 'wasm') await lpage.addInitScript((n) => { Object.defineProperty(navigator, 'hardwareConcurrency', { value: n, configurable: true }); }, labThreads);
+    await lpage.goto(`${d.base}/tests/harness/index.html`);
+    await lpage.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+    const loadBefore = loadavg();
+    const lr = await lpage.evaluate(async ({ backend, file, url, rounds, wllamaThreads }) => {
       const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
       const { useBackend, tf } = (window as unknown as { lab: { useBackend: (b: string) => Promise<void>; tf: any } }).lab;
       await useBackend(backend);
@@ -140,12 +157,45 @@ try {
       };
       await generate(m, prompt, { maxTokens: 2, greedy: true, stopIds: [] });
       await generate(m, prompt, { maxTokens: 2, greedy: true, stopIds: [], hooks });
-      // alternated, best of two each: the 2-core machine shares its cores, so single runs are noisy
-      let decodeTps = 0, decodeHookedTps = 0;
-      for (let r = 0; r < 2; r++) {
-        decodeTps = Math.max(decodeTps, await decode());
-        decodeHookedTps = Math.max(decodeHookedTps, await decode(hooks));
+      // llama.cpp (wllama) on the same file, loaded beside the lab's model so the rounds can alternate
+      const text = ' the cat and the dog and 12 = 3 and the cat';
+      const wl: Array<{ threads: number; w: any }> = [];
+      if (backend === 'wasm') {
+        const { Wllama } = await mod('/node_modules/@wllama/wllama/esm/index.js');
+        const quiet = { ...console, debug() {}, log() {}, info() {}, warn() {} };
+        for (const threads of wllamaThreads) {
+          const w = new Wllama({ default: '/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: quiet });
+          await w.loadModel([new Blob([buf])], { n_threads: threads, n_gpu_layers: 0, n_ctx: 128 });
+          await w.createCompletion({ prompt: text, max_tokens: 2, temperature: 0 });
+          wl.push({ threads, w });
+        }
       }
+      const wllamaDecode = async (w: any) => {
+        const t = performance.now();
+        const res = await w.createCompletion({ prompt: text, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+        // includes its prefill of the prompt, as the lab's generate() does
+        return (res.usage?.completion_tokens ?? n) / ((performance.now() - t) / 1000);
+      };
+      // Rounds alternate the contenders, and their order flips every round, so a burst of load from the
+      // machine's other users falls on both alike; min and median per contender.
+      const series: Record<string, number[]> = { lab: [], labWithSteeringHooks: [] };
+      for (const { threads } of wl) series[`wllama${threads}t`] = [];
+      const contenders: Array<[string, () => Promise<number>]> = [
+        ['lab', () => decode()],
+        ['labWithSteeringHooks', () => decode(hooks)],
+        ...wl.map(({ threads, w }) => [`wllama${threads}t`, () => wllamaDecode(w)] as [string, () => Promise<number>]),
+      ];
+      for (let r = 0; r < rounds; r++) {
+        for (const [name, f] of r % 2 ? [...contenders].reverse() : contenders) series[name].push(await f());
+      }
+      for (const { w } of wl) await w.exit();
+      const stats = (v: number[]) => {
+        const o = [...v].sort((a, b) => a - b);
+        return { runs: v, min: o[0], median: o.length % 2 ? o[(o.length - 1) / 2] : (o[o.length / 2 - 1] + o[o.length / 2]) / 2, max: o[o.length - 1] };
+      };
+      const decodeStats = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, stats(v)]));
+      // the lab's quantized matvec runs on one thread: the ratio that counts is against wllama on one thread
+      const labOverWllama = Object.fromEntries(wl.map(({ threads }) => [`${threads}t`, decodeStats.lab.median / decodeStats[`wllama${threads}t`].median]));
       const a = LoraAdapters.create(m);
       const opt = loraOptimizer(a);
       const batch = { tokens: [prompt], lossMask: [prompt.map((_: number, i: number) => (i > 0 ? 1 : 0))] };
@@ -154,27 +204,22 @@ try {
       for (let i = 0; i < 3; i++) await loraTrainStep(m, a, opt, batch, 1e-4);
       const loraTps = (3 * prompt.length) / ((performance.now() - t0) / 1000);
       m.dispose();
-      let wllamaDecodeTps: number | null = null;
-      if (backend === 'wasm') {
-        const { Wllama } = await mod('/node_modules/@wllama/wllama/esm/index.js');
-        const quiet = { ...console, debug() {}, log() {}, info() {}, warn() {} };
-        const w = new Wllama({ default: '/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: quiet });
-        await w.loadModel([new Blob([buf])], { n_threads: 1, n_gpu_layers: 0, n_ctx: 128 });
-        const text = ' the cat and the dog and 12 = 3 and the cat';
-        await w.createCompletion({ prompt: text, max_tokens: 2, temperature: 0 });
-        wllamaDecodeTps = 0;
-        for (let r = 0; r < 2; r++) {
-          t0 = performance.now();
-          const res = await w.createCompletion({ prompt: text, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false });
-          const secs = (performance.now() - t0) / 1000;
-          // includes its prefill of the prompt, as ours above does
-          wllamaDecodeTps = Math.max(wllamaDecodeTps, (res.usage?.completion_tokens ?? n) / secs);
-        }
-        await w.exit();
-      }
-      return { file, loadMs, prefillTokensPerSec: prefillTps, decodeTokensPerSec: decodeTps, decodeWithSteeringHooksTokensPerSec: decodeHookedTps, loraTrainTokensPerSec: loraTps, wllamaDecodeTokensPerSec: wllamaDecodeTps, promptTokens: prompt.length };
-    }, { backend, file, url }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
-    const row = { kind: 'llama-fixture', backend, ...lr };
+      const simd = backend === 'wasm' ? await mod('/src/lib/kernels/qmatmul/simd.ts') : null;
+      const q = await mod('/src/lib/kernels/qmatmul/index.ts');
+      return {
+        file, loadMs, prefillTokensPerSec: prefillTps, promptTokens: prompt.length, decodeTokens: n, rounds,
+        decodeTokensPerSec: decodeStats.lab.median,
+        decodeWithSteeringHooksTokensPerSec: decodeStats.labWithSteeringHooks.median,
+        wllamaDecodeTokensPerSec: wl.length ? decodeStats[`wllama${wl[0].threads}t`].median : null,
+        decode: decodeStats, labOverWllamaMedian: labOverWllama,
+        loraTrainTokensPerSec: loraTps,
+        qmatmul: { activations: q.getQMatMulActivations(), relaxedSimd: simd?.relaxed() ?? null, simdUnavailable: simd?.qdotUnavailable() ?? null, threads: 1 },
+        labTfjsWasmThreads: backend === 'wasm' ? (await mod('/src/lib/engine/backend.ts')).wasmThreadsInUse() : null,
+        shownHardwareConcurrency: navigator.hardwareConcurrency,
+      };
+    }, { backend, file, url, rounds: llamaRounds, wllamaThreads: llamaThreads }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
+    await lpage.close();
+    const row = { kind: 'llama-fixture', backend, ...lr, loadavg: { before: loadBefore, after: loadavg() } };
     console.log(JSON.stringify(row));
     results.push(row);
   }
