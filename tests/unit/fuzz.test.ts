@@ -613,6 +613,7 @@ describe('fuzz: every reader stays within its stated allocation bound', () => {
       const g = await heapGrowth(() => configFromGGUF(parseGGUF(s)));
       expect(g.error).toBeInstanceOf(GGUFError);
       expect(g.bytes).toBeLessThan(GGUF_HEADER_BOUND(headerBytes));
+      console.log(`heap growth on a ${s.length}-byte seed: ${g.bytes} bytes (bound ${GGUF_HEADER_BOUND(headerBytes)})`);
     }
   });
 
@@ -641,6 +642,7 @@ describe('fuzz: every reader stays within its stated allocation bound', () => {
       const g = await heapGrowth(() => decodeCheckpoint(s.buffer as ArrayBuffer));
       expect(g.error).toBeInstanceOf(CheckpointFormatError);
       expect(g.bytes).toBeLessThan(CHECKPOINT_BOUND(s.length, ckHeaderBytes(s)));
+      console.log(`heap growth on a ${s.length}-byte seed: ${g.bytes} bytes (bound ${CHECKPOINT_BOUND(s.length, ckHeaderBytes(s))})`);
     }
   });
 
@@ -670,6 +672,7 @@ describe('fuzz: every reader stays within its stated allocation bound', () => {
       const g = await heapGrowth(() => decodeRunsFile(s.buffer as ArrayBuffer));
       expect(g.error).toBeInstanceOf(RunsFileError);
       expect(g.bytes).toBeLessThan(RUNS_FILE_BOUND(s.length, runsHeaderBytes(s)));
+      console.log(`heap growth on a ${s.length}-byte seed: ${g.bytes} bytes (bound ${RUNS_FILE_BOUND(s.length, runsHeaderBytes(s))})`);
     }
   });
 
@@ -689,6 +692,7 @@ describe('fuzz: every reader stays within its stated allocation bound', () => {
       const g = await heapGrowth(() => parseReport(t));
       expect(g.error).toBeInstanceOf(ReportFormatError);
       expect(g.bytes).toBeLessThan(REPORT_BOUND(t.length));
+      console.log(`heap growth on a ${t.length}-byte seed: ${g.bytes} bytes (bound ${REPORT_BOUND(t.length)})`);
     }
   });
 });
