@@ -21,6 +21,11 @@ beforeAll(async () => {
     const range = /bytes=(\d+)-/.exec(req.headers.range ?? '');
     log.push(`${req.url} ${req.headers.range ?? 'full'}`);
     if (req.url === '/missing.gguf') { res.writeHead(404); res.end(); return; }
+    // redirects: to another host outside the rule (127.0.0.2 over http), and to an allowed one (localhost)
+    const port = (server.address() as AddressInfo).port;
+    if (req.url === '/redir-foreign.gguf') { res.writeHead(302, { location: `http://127.0.0.2:${port}/foreign.gguf` }); res.end(); return; }
+    if (req.url === '/redir-twice.gguf') { res.writeHead(301, { location: '/redir-foreign.gguf' }); res.end(); return; }
+    if (req.url === '/redir-local.gguf') { res.writeHead(302, { location: `http://localhost:${port}/target.gguf` }); res.end(); return; }
     const start = range ? Number(range[1]) : 0;
     res.writeHead(range ? 206 : 200, { 'content-length': String(file.length - start), 'accept-ranges': 'bytes' });
     if (req.url === '/cut.gguf' && firstCut) {
@@ -30,7 +35,7 @@ beforeAll(async () => {
     }
     res.end(file.subarray(start));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r)); // 127.0.0.2 (a "foreign host") reaches it too
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => server?.close());
@@ -76,5 +81,25 @@ describe('LlamaService', () => {
     expect(() => checkModelUrl('not a url')).toThrow(/not a valid URL/);
     expect(checkModelUrl('https://huggingface.co/x/m.gguf').hostname).toBe('huggingface.co');
     await expect(new LlamaService().loadFromUrl(`${base}/missing.gguf`)).rejects.toThrow(/HTTP 404/);
+    expect(() => checkModelUrl('http://[::1]:8080/m.gguf')).toThrow(/must be https/); // the CSP cannot name IPv6 hosts
+  });
+
+  it('checks every redirect hop: a redirect to a host outside the rule is refused before it is followed', async () => {
+    for (const path of ['/redir-foreign.gguf', '/redir-twice.gguf']) {
+      log.length = 0;
+      const err = await new LlamaService().loadFromUrl(`${base}${path}`).catch((e: Error) => e.message);
+      expect(err).toMatch(new RegExp(`redir-foreign\\.gguf redirects to http://127\\.0\\.0\\.2:\\d+, which is refused: model URLs must be https`));
+      expect(log.filter((l) => l.startsWith('/foreign.gguf'))).toEqual([]); // never asked
+    }
+  });
+
+  it('follows a redirect to an allowed host and reports the final host before the body', async () => {
+    log.length = 0;
+    const seen: DownloadProgress[] = [];
+    const info = await new LlamaService().loadFromUrl(`${base}/redir-local.gguf`, (p) => seen.push(p));
+    expect(info.fileBytes).toBe(file.length);
+    const port = new URL(base).port;
+    expect(seen[0]).toMatchObject({ loaded: 0, host: `localhost:${port}`, redirectedFrom: `127.0.0.1:${port}` });
+    expect(log).toEqual(['/redir-local.gguf full', '/target.gguf full']);
   });
 });
