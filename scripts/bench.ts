@@ -194,7 +194,7 @@ try {
         return { runs: v, min: o[0], median: o.length % 2 ? o[(o.length - 1) / 2] : (o[o.length / 2 - 1] + o[o.length / 2]) / 2, max: o[o.length - 1] };
       };
       const decodeStats = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, stats(v)]));
-      // the lab's quantized matvec runs on one thread: the ratio that counts is against wllama on one thread
+      // the ratio that counts is against wllama at the lab's thread count (--lab-threads, default the first of --llama-threads)
       const labOverWllama = Object.fromEntries(wl.map(({ threads }) => [`${threads}t`, decodeStats.lab.median / decodeStats[`wllama${threads}t`].median]));
       const a = LoraAdapters.create(m);
       const opt = loraOptimizer(a);
@@ -213,7 +213,7 @@ try {
         wllamaDecodeTokensPerSec: wl.length ? decodeStats[`wllama${wl[0].threads}t`].median : null,
         decode: decodeStats, labOverWllamaMedian: labOverWllama,
         loraTrainTokensPerSec: loraTps,
-        qmatmul: { activations: q.getQMatMulActivations(), relaxedSimd: simd?.relaxed() ?? null, simdUnavailable: simd?.qdotUnavailable() ?? null, threads: 1 },
+        qmatmul: { activations: q.getQMatMulActivations(), relaxedSimd: simd?.relaxed() ?? null, simdUnavailable: simd?.qdotUnavailable() ?? null, threads: simd?.qdotPoolStats.threads ?? 1 },
         labTfjsWasmThreads: backend === 'wasm' ? (await mod('/src/lib/engine/backend.ts')).wasmThreadsInUse() : null,
         shownHardwareConcurrency: navigator.hardwareConcurrency,
       };

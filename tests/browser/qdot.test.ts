@@ -38,6 +38,24 @@ describe('wasm SIMD quantized matmul in tfjs-wasm', () => {
           kernel[`${f} M=${M}`] = y.length === t.length ? diff : Infinity;
         }
       }
+      // a product large enough for the helper threads (tfjs-wasm's threaded build, 2 cores here): the same bits
+      {
+        const f = 'Q4_K', N = 2304, K = 512;
+        const bytes = quantize(f, Float32Array.from({ length: N * K }, rnd));
+        const wt = q.makeQWeight(f, N, K, bytes);
+        for (const M of [1, 3]) {
+          const xv = Float32Array.from({ length: M * K }, () => 3 * rnd());
+          await q.qMatMul(tf.tensor2d(xv, [M, K]), wt).data(); // the first call starts the helpers
+          await new Promise((res) => setTimeout(res, 1000));
+          const jobs = w.simd.qdotPoolStats.jobs;
+          const y = await q.qMatMul(tf.tensor2d(xv, [M, K]), wt).data();
+          const t = qMatMulInt8Ref(xv, M, bytes, f, N, K, q.rowBytes(f, K));
+          let diff = 0;
+          for (let i = 0; i < t.length; i++) if (!Object.is(y[i], t[i])) diff++;
+          kernel[`${f} M=${M} threads`] = y.length === t.length ? diff : Infinity;
+          kernel[`${f} M=${M} ran on threads (1 = yes)`] = w.simd.qdotPoolStats.jobs > jobs ? 0 : 1;
+        }
+      }
       // the LLaMA fixtures, int8 (default) against float activations
       const { parseGGUF } = w.reader, { LlamaModel, generate } = w.model;
       const llama: Record<string, { nmse: number; top1Same: number; rows: number; gen: number[][] }> = {};
@@ -66,12 +84,13 @@ describe('wasm SIMD quantized matmul in tfjs-wasm', () => {
         llama[file] = { nmse: e / ss, top1Same: same, rows: ids.length, gen: [a.gen, b.gen] };
         m.dispose();
       }
-      return { backend: tf.getBackend(), relaxed: w.simd.relaxed(), unavailable: w.simd.qdotUnavailable(), kernel, llama };
+      return { backend: tf.getBackend(), threads: w.simd.qdotPoolStats.threads, hc: navigator.hardwareConcurrency, relaxed: w.simd.relaxed(), unavailable: w.simd.qdotUnavailable(), kernel, llama };
     });
     console.log('wasm SIMD qmatmul', JSON.stringify(r));
     expect(r.backend).toBe('wasm');
     expect(r.unavailable).toBeNull();
     for (const [k, v] of Object.entries(r.kernel)) expect(v, `${k}: outputs differing from the twin`).toBe(0);
+    expect(r.threads).toBe(r.hc);
     for (const [f, v] of Object.entries(r.llama)) {
       // llama.cpp's tolerance for one quantized matmul is a normalized squared error of 5e-4 (test-backend-ops);
       // the logits come after 15 of them in 2 layers: 2e-3 (measured 8.1e-4 Q4_K_M, 2.9e-4 Q4_0, 1.4e-4 Q8_0)

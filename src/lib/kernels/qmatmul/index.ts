@@ -14,7 +14,7 @@ import { blockInfo } from '../../gguf/types';
 import { isQFormat, Q_FORMATS, type QFormat } from './formats';
 import { qGatherProgram, qMatMulDxProgram, qMatMulProgram } from './wgsl';
 import { FORMAT_CODE, INT8_FORMATS, qMatMulInt8Ref } from './int8';
-import { qdotFor, type QDotExports } from './simd';
+import { QDotPool, qdotFor, type QDotExports } from './simd';
 
 export { Q_FORMATS, isQFormat, type QFormat };
 
@@ -133,6 +133,36 @@ export function getQMatMulActivations(): QActivations {
   return activations;
 }
 
+let threadsWanted: number | null = null;
+
+/**
+ * Threads for the wasm SIMD quantized matmul (rows split across workers sharing tfjs-wasm's memory): by default
+ * navigator.hardwareConcurrency, and only where tfjs-wasm runs its threaded build (a shared memory). Takes effect
+ * for a tfjs-wasm module not yet used by the kernel.
+ */
+export function setQMatMulThreads(n: number | null): void {
+  if (n !== null && !(Number.isInteger(n) && n >= 1)) throw new Error(`setQMatMulThreads: n must be a whole number >= 1 (or null for the default), got ${n}.`);
+  threadsWanted = n;
+}
+
+const pools = new WeakMap<object, QDotPool | null>();
+
+/** The helper threads for tfjs-wasm's module (null: one thread). Worth it only for large enough products. */
+function poolFor(mod: TfWasmModule, k: QDotExports): QDotPool | null {
+  if (pools.has(mod)) return pools.get(mod)!;
+  const mem = mod.wasmMemory ?? mod.asm?.memory;
+  const n = threadsWanted ?? (globalThis.navigator?.hardwareConcurrency ?? 1);
+  let pool: QDotPool | null = null;
+  if (n > 1 && typeof Worker !== 'undefined' && mem && typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer) {
+    const ctrl = mod._malloc(64);
+    if (ctrl) {
+      try { pool = new QDotPool(mem, k, ctrl, n); } catch { pool = null; }
+    }
+  }
+  pools.set(mod, pool);
+  return pool;
+}
+
 /** The parts of tfjs-wasm's Emscripten module used here. */
 interface TfWasmModule {
   wasmMemory?: WebAssembly.Memory; // threaded build
@@ -169,7 +199,11 @@ function wasmInt8MatMul(b: AnyBackend, x: tf.TensorInfo, w: tf.TensorInfo, a: QA
     const s = heapScratch(mod, k.scratchBytes(M, a.K));
     if (s) {
       const xp = b.typedArrayFromHeap(x).byteOffset, wp = b.typedArrayFromHeap(w).byteOffset, yp = b.typedArrayFromHeap(out).byteOffset;
-      k.qmatmul(FORMAT_CODE[a.format], xp, M, a.K, wp, a.N, yp, s);
+      const fmt = FORMAT_CODE[a.format];
+      // threads only pay off past ~1 MB of weights (a 2048 x 2048 Q4_K matrix is 2.4 MB)
+      const pool = a.N * a.K >= 1 << 20 ? poolFor(mod, k) : null;
+      k.quantize(fmt, xp, M, a.K, s);
+      if (!pool?.run(fmt, wp, a.N, a.K, M, s, yp)) k.rows(fmt, wp, a.N, a.K, M, s, yp, 0, a.N);
       return out;
     }
   }

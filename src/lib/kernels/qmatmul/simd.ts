@@ -30,11 +30,7 @@ export function qdotFor(memory: WebAssembly.Memory): QDotExports | null {
   if (unavailable) return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   try {
-    const b64 = relaxed() ? (shared ? QDOT_WASM_RELAXED_SHARED : QDOT_WASM_RELAXED) : shared ? QDOT_WASM_SHARED : QDOT_WASM;
-    let mod = compiled.get(b64);
-    // a few KB, so a synchronous compile is allowed even on a page's main thread
-    if (!mod) compiled.set(b64, (mod = new WebAssembly.Module(decode(b64) as BufferSource)));
-    const inst = new WebAssembly.Instance(mod, { env: { memory } });
+    const inst = new WebAssembly.Instance(compiledFor(shared), { env: { memory } });
     const k = inst.exports as unknown as QDotExports;
     instances.set(memory, k);
     return k;
@@ -82,4 +78,62 @@ export function qMatMulInt8Wasm(x: Float32Array, M: number, w: Uint8Array, forma
   u8.set(w, wAt);
   k.qmatmul(code, xAt, M, K, wAt, N, yAt, sAt);
   return new Float32Array(memory.buffer, yAt, M * N).slice();
+}
+
+/** Jobs split across threads so far, and the most threads one used (tests and the bench read it). */
+export const qdotPoolStats = { jobs: 0, threads: 1 };
+
+/**
+ * Helper threads for the SIMD kernel on a shared memory (tfjs-wasm's threaded build): W's rows are split
+ * evenly, the calling thread takes the first slice and spins (a page's main thread may not block) until the
+ * helpers, sleeping on a control word in the same memory, have done theirs. Workers start asynchronously;
+ * until all are ready, run() returns false and the caller computes alone (the same bits either way).
+ */
+export class QDotPool {
+  private ready = 0;
+  private readonly workers: Worker[] = [];
+  private readonly c: Int32Array;
+
+  constructor(private readonly memory: WebAssembly.Memory, private readonly k: QDotExports, ctrl: number, readonly threads: number) {
+    this.c = new Int32Array(memory.buffer, ctrl, 16);
+    this.c.fill(0);
+    const mod = compiledFor(true);
+    for (let i = 1; i < threads; i++) {
+      const w = new Worker(new URL('./qdot-worker.ts', import.meta.url), { type: 'module' });
+      w.onmessage = () => { this.ready++; };
+      w.postMessage({ module: mod, memory, ctrl, index: i, count: threads });
+      this.workers.push(w);
+    }
+  }
+
+  /** y rows [0, N) for x already quantized in scratch; false (nothing done) while helpers are starting. */
+  run(fmt: number, w: number, N: number, K: number, M: number, scratch: number, y: number): boolean {
+    const helpers = this.threads - 1;
+    if (this.ready < helpers) return false;
+    const c = this.c;
+    c[1] = fmt; c[2] = w; c[3] = N; c[4] = K; c[5] = M; c[6] = scratch; c[7] = y;
+    Atomics.store(c, 8, 0);
+    Atomics.add(c, 0, 1);
+    Atomics.notify(c, 0);
+    this.k.rows(fmt, w, N, K, M, scratch, y, 0, Math.floor(N / this.threads));
+    while (Atomics.load(c, 8) < helpers) { /* spin: the helpers finish their slices */ }
+    qdotPoolStats.jobs++;
+    qdotPoolStats.threads = Math.max(qdotPoolStats.threads, this.threads);
+    return true;
+  }
+
+  dispose(): void {
+    Atomics.store(this.c, 1, -1);
+    Atomics.add(this.c, 0, 1);
+    Atomics.notify(this.c, 0);
+    this.workers.length = 0;
+  }
+}
+
+function compiledFor(shared: boolean): WebAssembly.Module {
+  const b64 = relaxed() ? (shared ? QDOT_WASM_RELAXED_SHARED : QDOT_WASM_RELAXED) : shared ? QDOT_WASM_SHARED : QDOT_WASM;
+  let mod = compiled.get(b64);
+  // a few KB, so a synchronous compile is allowed even on a page's main thread
+  if (!mod) compiled.set(b64, (mod = new WebAssembly.Module(decode(b64) as BufferSource)));
+  return mod;
 }
