@@ -80,8 +80,13 @@ export function qMatMulInt8Wasm(x: Float32Array, M: number, w: Uint8Array, forma
   return new Float32Array(memory.buffer, yAt, M * N).slice();
 }
 
-/** Jobs split across threads so far, and the most threads one used (tests and the bench read it). */
-export const qdotPoolStats = { jobs: 0, threads: 1 };
+/**
+ * Jobs split across threads so far, and the most threads one used (tests and the bench read it). Kept on
+ * globalThis: the test harness's dynamic imports get their own module instances (Vite's ?import URLs).
+ */
+export const qdotPoolStats: { jobs: number; threads: number } =
+  ((globalThis as Record<string, unknown>).__labQdotPoolStats as { jobs: number; threads: number } | undefined) ??
+  ((globalThis as Record<string, unknown>).__labQdotPoolStats = { jobs: 0, threads: 1 }) as { jobs: number; threads: number };
 
 /**
  * Helper threads for the SIMD kernel on a shared memory (tfjs-wasm's threaded build): W's rows are split
