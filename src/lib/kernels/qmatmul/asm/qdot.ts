@@ -177,6 +177,114 @@ function dotQ6_K(w: usize, qx: usize, dx: usize, bs: usize, K: i32): f32 {
   return sum;
 }
 
+// ---- four rows of x at once (prefill): each weight block is unpacked once for four dot products. Per row the
+// integer sums and the float operations are exactly those of the one-row functions above.
+
+// @ts-ignore: decorator
+@inline function q4kChunk(acc: v128, l0: v128, l1: v128, h0: v128, h1: v128, x: usize, s0: v128, s1: v128): v128 {
+  const lo = i16x8.add(udot(l0, v128.load(x)), udot(l1, v128.load(x + 16)));
+  const hi = i16x8.add(udot(h0, v128.load(x + 32)), udot(h1, v128.load(x + 48)));
+  return i32x4.add(i32x4.add(acc, i32x4.dot_i16x8_s(lo, s0)), i32x4.dot_i16x8_s(hi, s1));
+}
+
+// @ts-ignore: decorator
+@inline function mins(bs: usize, m0: i32, m1: i32): i32 {
+  return m0 * (<i32>load<i16>(bs) + <i32>load<i16>(bs + 2)) + m1 * (<i32>load<i16>(bs + 4) + <i32>load<i16>(bs + 6));
+}
+
+/** Rows m..m+3 of x (int8 at qx, stride K; scales at dx, stride dxs bytes; sums at bs, stride bss bytes). */
+function dotQ4_K4(w: usize, qx: usize, dx: usize, bs: usize, K: i32, dxs: usize, bss: usize, y: usize, ys: usize): void {
+  let sum0: f32 = 0, sum1: f32 = 0, sum2: f32 = 0, sum3: f32 = 0;
+  const m4 = i8x16.splat(15), xs = <usize>K;
+  for (let b = 0; b < K; b += 256, w += 144) {
+    const d = f16(<u32>load<u16>(w)), dmin = f16(<u32>load<u16>(w + 2));
+    const s = w + 4;
+    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
+    let mm0: i32 = 0, mm1: i32 = 0, mm2: i32 = 0, mm3: i32 = 0;
+    for (let c = 0; c < 4; c++) {
+      const j0 = 2 * c, j1 = j0 + 1;
+      let sc0: i32, m0: i32, sc1: i32, m1: i32;
+      if (c < 2) {
+        sc0 = load<u8>(s + j0) & 63; m0 = load<u8>(s + j0 + 4) & 63;
+        sc1 = load<u8>(s + j1) & 63; m1 = load<u8>(s + j1 + 4) & 63;
+      } else {
+        sc0 = (load<u8>(s + j0 + 4) & 0xf) | ((load<u8>(s + j0 - 4) >> 6) << 4);
+        m0 = (load<u8>(s + j0 + 4) >> 4) | ((load<u8>(s + j0) >> 6) << 4);
+        sc1 = (load<u8>(s + j1 + 4) & 0xf) | ((load<u8>(s + j1 - 4) >> 6) << 4);
+        m1 = (load<u8>(s + j1 + 4) >> 4) | ((load<u8>(s + j1) >> 6) << 4);
+      }
+      const q = w + 16 + <usize>(32 * c), x = qx + <usize>(b + 64 * c);
+      const v0 = v128.load(q), v1 = v128.load(q + 16);
+      const l0 = v128.and(v0, m4), l1 = v128.and(v1, m4), h0 = i8x16.shr_u(v0, 4), h1 = i8x16.shr_u(v1, 4);
+      const s0 = i16x8.splat(<i16>sc0), s1 = i16x8.splat(<i16>sc1);
+      acc0 = q4kChunk(acc0, l0, l1, h0, h1, x, s0, s1);
+      acc1 = q4kChunk(acc1, l0, l1, h0, h1, x + xs, s0, s1);
+      acc2 = q4kChunk(acc2, l0, l1, h0, h1, x + 2 * xs, s0, s1);
+      acc3 = q4kChunk(acc3, l0, l1, h0, h1, x + 3 * xs, s0, s1);
+      const sb = bs + (<usize>((b >> 4) + 2 * j0) << 1);
+      mm0 += mins(sb, m0, m1); mm1 += mins(sb + bss, m0, m1); mm2 += mins(sb + 2 * bss, m0, m1); mm3 += mins(sb + 3 * bss, m0, m1);
+    }
+    const db = dx + (<usize>(b >> 5) << 2);
+    let dxb = load<f32>(db);
+    sum0 += (d * dxb) * <f32>hsum(acc0) - (dmin * dxb) * <f32>mm0;
+    dxb = load<f32>(db + dxs);
+    sum1 += (d * dxb) * <f32>hsum(acc1) - (dmin * dxb) * <f32>mm1;
+    dxb = load<f32>(db + 2 * dxs);
+    sum2 += (d * dxb) * <f32>hsum(acc2) - (dmin * dxb) * <f32>mm2;
+    dxb = load<f32>(db + 3 * dxs);
+    sum3 += (d * dxb) * <f32>hsum(acc3) - (dmin * dxb) * <f32>mm3;
+  }
+  store<f32>(y, sum0); store<f32>(y + ys, sum1); store<f32>(y + 2 * ys, sum2); store<f32>(y + 3 * ys, sum3);
+}
+
+// @ts-ignore: decorator
+@inline function q6kQuad(acc: v128, q1: v128, q2: v128, q3: v128, q4: v128, x: usize, s1: v128, s2: v128, s3: v128, s4: v128): v128 {
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(udot(q1, v128.load(x)), s1));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(udot(q2, v128.load(x + 32)), s2));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(udot(q3, v128.load(x + 64)), s3));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(udot(q4, v128.load(x + 96)), s4));
+}
+
+// @ts-ignore: decorator
+@inline function q6kOffset(lo: v128, hi: v128, xs: usize): i32 {
+  return hsum(i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(xs)), i32x4.dot_i16x8_s(hi, v128.load(xs + 16))));
+}
+
+function dotQ6_K4(w: usize, qx: usize, dx: usize, bs: usize, K: i32, dxs: usize, bss: usize, y: usize, ys: usize): void {
+  let sum0: f32 = 0, sum1: f32 = 0, sum2: f32 = 0, sum3: f32 = 0;
+  const m4 = i8x16.splat(15), m30 = i8x16.splat(0x30), xs = <usize>K;
+  for (let b = 0; b < K; b += 256, w += 210) {
+    const d = f16(<u32>load<u16>(w + 208));
+    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
+    for (let h = 0; h < 2; h++) {
+      const ql = w + <usize>(64 * h), qh = w + 128 + <usize>(32 * h), sc = w + 192 + <usize>(8 * h);
+      const x = qx + <usize>(b + 128 * h);
+      for (let is = 0; is < 2; is++) {
+        const o = <usize>(16 * is);
+        const a = v128.load(ql + o), c = v128.load(ql + 32 + o), hb = v128.load(qh + o);
+        const q1 = v128.or(v128.and(a, m4), v128.and(i8x16.shl(hb, 4), m30));
+        const q2 = v128.or(v128.and(c, m4), v128.and(i8x16.shl(hb, 2), m30));
+        const q3 = v128.or(i8x16.shr_u(a, 4), v128.and(hb, m30));
+        const q4 = v128.or(i8x16.shr_u(c, 4), v128.and(i8x16.shr_u(hb, 2), m30));
+        const s1 = i16x8.splat(<i16>load<i8>(sc + is)), s2 = i16x8.splat(<i16>load<i8>(sc + is + 2));
+        const s3 = i16x8.splat(<i16>load<i8>(sc + is + 4)), s4 = i16x8.splat(<i16>load<i8>(sc + is + 6));
+        const xo = x + o;
+        acc0 = q6kQuad(acc0, q1, q2, q3, q4, xo, s1, s2, s3, s4);
+        acc1 = q6kQuad(acc1, q1, q2, q3, q4, xo + xs, s1, s2, s3, s4);
+        acc2 = q6kQuad(acc2, q1, q2, q3, q4, xo + 2 * xs, s1, s2, s3, s4);
+        acc3 = q6kQuad(acc3, q1, q2, q3, q4, xo + 3 * xs, s1, s2, s3, s4);
+      }
+    }
+    const sc16 = v128.load(w + 192), lo = i16x8.extend_low_i8x16_s(sc16), hi = i16x8.extend_high_i8x16_s(sc16);
+    const xb = bs + (<usize>(b >> 4) << 1), db = dx + (<usize>(b >> 5) << 2);
+    sum0 += (d * load<f32>(db)) * <f32>(hsum(acc0) - 32 * q6kOffset(lo, hi, xb));
+    sum1 += (d * load<f32>(db + dxs)) * <f32>(hsum(acc1) - 32 * q6kOffset(lo, hi, xb + bss));
+    sum2 += (d * load<f32>(db + 2 * dxs)) * <f32>(hsum(acc2) - 32 * q6kOffset(lo, hi, xb + 2 * bss));
+    sum3 += (d * load<f32>(db + 3 * dxs)) * <f32>(hsum(acc3) - 32 * q6kOffset(lo, hi, xb + 3 * bss));
+  }
+  store<f32>(y, sum0); store<f32>(y + ys, sum1); store<f32>(y + 2 * ys, sum2); store<f32>(y + 3 * ys, sum3);
+}
+
 /** Bytes of one quantized row of K values. */
 export function rowBytes(fmt: i32, K: i32): i32 {
   if (fmt == Q8_0) return (K >> 5) * 34;
@@ -192,7 +300,16 @@ export function rows(fmt: i32, w: usize, N: i32, K: i32, M: i32, scratch: usize,
   const rb = <usize>rowBytes(fmt, K);
   for (let r = n0; r < n1; r++) {
     const wr = w + <usize>r * rb;
-    for (let m = 0; m < M; m++) {
+    let m = 0;
+    if (fmt == Q4_K || fmt == Q6_K) {
+      const dxs = <usize>(K >> 5) << 2, bss = <usize>(K >> 4) << 1, ys = <usize>N << 2;
+      for (; m + 4 <= M; m += 4) {
+        const qx = scratch + <usize>(m * K), dx = dx0 + <usize>m * dxs, bs = bs0 + <usize>m * bss, yo = y + (<usize>(m * N + r) << 2);
+        if (fmt == Q4_K) dotQ4_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
+        else dotQ6_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
+      }
+    }
+    for (; m < M; m++) {
       const qx = scratch + <usize>(m * K), dx = dx0 + (<usize>(m * (K >> 5)) << 2), bs = bs0 + (<usize>(m * (K >> 4)) << 1);
       let v: f32;
       if (fmt == Q8_0) v = dotQ8_0(wr, qx, dx, K);
