@@ -72,6 +72,21 @@ describe('runs and artifacts on a full disk', () => {
     expect(Object.keys((await getRun(run.id))!.artifacts).sort()).toEqual(['best', 'latest']);
   });
 
+  it('a checkpoint that cannot be saved does not move the run summary (no step listed past its latest checkpoint)', async () => {
+    const run = newRun('train', 'summary run', { seed: 3 });
+    await saveRun(run);
+    await saveArtifacts(run, { latest: bytes(0.1, 5) }, { step: 36 });
+    expect(run.summary).toEqual({ step: 36 });
+    fillDisk();
+    await expect(saveArtifacts(run, { latest: bytes(0.1, 6) }, { step: 38 })).rejects.toBeInstanceOf(StorageFullError);
+    freeDisk();
+    expect(run.summary).toEqual({ step: 36 }); // in memory, as the run's final save will store it
+    expect((await getRun(run.id))?.summary).toEqual({ step: 36 });
+    expect(same(await loadArtifact(`${run.id}/latest`), bytes(0.1, 5))).toBe(true);
+    await saveArtifacts(run, { latest: bytes(0.1, 6) }, { step: 38 });
+    expect((await getRun(run.id))?.summary).toEqual({ step: 38 });
+  });
+
   it('saveRun and saveArtifact on a full disk throw StorageFullError and change nothing stored', async () => {
     const run = newRun('record', 'recording', {});
     await saveRun(run);

@@ -204,7 +204,8 @@ export async function importRuns(file: Blob): Promise<{ imported: string[]; skip
   const skipped: string[] = [];
   for (const e of entries) {
     if (await getRun(e.record.id)) { skipped.push(e.record.id); continue; }
-    const record: RunRecord = { ...e.record, artifacts: {} };
+    // a run "running" in the browser that wrote the file is live nowhere here: offered for resume instead
+    const record: RunRecord = { ...e.record, status: e.record.status === 'running' ? 'interrupted' : e.record.status, artifacts: {} };
     // Artifacts first, then the record (saveArtifacts saves the run last), so a run never points at missing bytes.
     // saveRun stamps updatedAt with the import time; createdAt keeps the original.
     if (Object.keys(e.artifacts).length) await saveArtifacts(record, e.artifacts);

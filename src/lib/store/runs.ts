@@ -3,6 +3,7 @@
 // (`parent`); large artifacts are separate keys so listing runs never loads them.
 import { createStore, del, get, keys, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import { ActivationStore } from './activations';
+import { claimRun, liveRunIds, releaseRun, whenUnowned } from './run-locks';
 
 export type RunKind = 'train' | 'record' | 'analyze' | 'steer';
 export type RunStatus = 'running' | 'paused' | 'done' | 'cancelled' | 'failed' | 'interrupted';
@@ -56,9 +57,18 @@ async function guarded<T>(what: string, bytes: number, f: () => Promise<T>): Pro
   }
 }
 
+/**
+ * Stores the record. Saving it as "running" takes the run's lock for this tab first (run-locks.ts), and throws
+ * RunLiveElsewhereError when another tab owns it; saving it in any other state lets the lock go.
+ */
 export async function saveRun(r: RunRecord): Promise<void> {
+  if (r.status === 'running') await claimRun(r.id, r.title);
   r.updatedAt = new Date().toISOString();
-  await guarded(`run "${r.title}"`, 4096, () => set(r.id, r, stores().runs));
+  try {
+    await guarded(`run "${r.title}"`, 4096, () => set(r.id, r, stores().runs));
+  } finally {
+    if (r.status !== 'running') releaseRun(r.id);
+  }
 }
 
 export async function getRun(id: string): Promise<RunRecord | undefined> {
@@ -82,11 +92,16 @@ export async function saveArtifact(run: RunRecord, name: string, data: ArrayBuff
 }
 
 /** Writes several artifacts in one transaction. */
-export async function saveArtifacts(run: RunRecord, items: Record<string, ArrayBuffer>): Promise<void> {
+/**
+ * Stores artifacts, then the record pointing at them. `summary` (what the new checkpoint describes: its step...)
+ * replaces the record's only once the artifacts are stored, so a failed save never lists a step it did not keep.
+ */
+export async function saveArtifacts(run: RunRecord, items: Record<string, ArrayBuffer>, summary?: Record<string, unknown>): Promise<void> {
   const entries = Object.entries(items).map(([name, data]) => [`${run.id}/${name}`, data] as [string, ArrayBuffer]);
   const bytes = entries.reduce((a, [, d]) => a + d.byteLength, 0);
   await guarded(`artifacts of "${run.title}"`, bytes, () => putAll(entries, stores().blobs));
   for (const [name] of Object.entries(items)) run.artifacts = { ...run.artifacts, [name]: `${run.id}/${name}` };
+  if (summary) run.summary = summary;
   await saveRun(run);
 }
 
@@ -123,14 +138,38 @@ export async function deleteRun(id: string): Promise<void> {
   await del(id, stores().runs);
 }
 
-/** Runs left "running" by a closed tab or reload become "interrupted" (offered for resume). */
+/**
+ * Runs left "running" by a closed tab or reload become "interrupted" (offered for resume); a run whose owner
+ * (this tab or another) still holds its lock is live and left alone.
+ */
 export async function markInterrupted(): Promise<RunRecord[]> {
-  const rs = (await listRuns()).filter((r) => r.status === 'running' || r.status === 'paused');
+  const live = await liveRunIds();
+  const rs = (await listRuns()).filter((r) => (r.status === 'running' || r.status === 'paused') && !live.has(r.id));
   for (const r of rs) {
     r.status = 'interrupted';
     await saveRun(r);
   }
   return rs;
+}
+
+/**
+ * For a run live in another tab: waits until its owner lets go, then marks it "interrupted" if it was left
+ * "running" (the owner's tab closed or reloaded); returns the record as it is then.
+ */
+export async function interruptWhenOrphaned(id: string): Promise<RunRecord | undefined> {
+  return whenUnowned(id, async () => {
+    const r = await getRun(id);
+    if (r?.status === 'running') {
+      r.status = 'interrupted';
+      await saveRun(r);
+    }
+    return r;
+  });
+}
+
+/** A status in the words pages show (a run the user stopped is stored as "cancelled", and resumable). */
+export function statusLabel(s: RunStatus): string {
+  return s === 'cancelled' ? 'stopped' : s;
 }
 
 export function newRun(kind: RunKind, title: string, config: Record<string, unknown>, parent?: string): RunRecord {

@@ -6,6 +6,7 @@ import { TrainRun, defaultTrainConfig, modelConfigFor, type EvalEntry, type LogE
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { getOps, type OpsImpl } from '../models/gpt2';
 import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, StorageFullError, type RunRecord } from '../store/runs';
+import { claimRun, releaseRun, RUN_PROGRESS_CHANNEL, type RunProgressMessage } from '../store/run-locks';
 import { CancelledError, JobTracker, type Progress } from './jobs';
 import { DeviceLostError, GpuOutOfMemoryError, confirmDeviceLoss, isDeviceLost, isOutOfMemoryError, lastDeviceLoss, rebuildWebGPU, takeOutOfMemory } from '../engine/backend';
 import { checkTrainFits, outOfMemoryAdvice } from '../train/memory';
@@ -108,6 +109,16 @@ export class TrainingService {
     this.assertIdle();
     const record = await getRun(runId);
     if (!record) throw new Error(`No stored run "${runId}" (it may have been deleted).`);
+    await claimRun(record.id, record.title); // one owner per run: refused while another tab trains it
+    try {
+      return await this.resumeOwned(record, events, change);
+    } catch (e) {
+      releaseRun(record.id);
+      throw e;
+    }
+  }
+
+  private async resumeOwned(record: RunRecord, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number }): Promise<{ jobId: string; runId: string }> {
     const key = record.artifacts.latest;
     if (!key) throw new Error(`Run "${record.title}" has no checkpoint yet: it stopped before its first evaluation. Start it again.`);
     const buf = await loadArtifact(key);
@@ -152,6 +163,7 @@ export class TrainingService {
         },
         onLog: (e) => {
           events.onLog?.(e);
+          this.broadcast({ runId: record.id, step: e.step, steps: run.cfg.steps, loss: e.loss });
           tracker.report('training', e.step, run.cfg.steps, `loss ${e.loss.toFixed(4)}`);
         },
         onEvalProgress: (d, t) => tracker.report('decoding validation prompts', run.step, run.cfg.steps, `${d}/${t} prompts`),
@@ -161,8 +173,7 @@ export class TrainingService {
           oomCheck(); // nor what a failed allocation computed
           const items: Record<string, ArrayBuffer> = { latest: buf };
           if (isBest) items.best = buf;
-          record.summary = summarize(run, header);
-          await saveArtifacts(record, items);
+          await saveArtifacts(record, items, summarize(run, header)); // the summary moves only once the checkpoint is kept
         },
       });
     } catch (e) {
@@ -185,13 +196,15 @@ export class TrainingService {
         message = (e as Error).message;
       }
     } finally {
-      record.status = status === 'done' ? 'done' : status === 'failed' ? 'failed' : status === 'lost' ? 'interrupted' : 'paused';
+      record.status = status === 'done' ? 'done' : status === 'failed' ? 'failed' : status === 'lost' ? 'interrupted' : status === 'cancelled' ? 'cancelled' : 'paused';
       record.error = status === 'failed' || status === 'full' || status === 'oom' ? message : undefined;
       try {
         await saveRun(record);
       } catch (e) {
         message = `${message ?? ''} ${(e as Error).message}`.trim();
       }
+      releaseRun(record.id); // saveRun lets go too, unless that save failed
+      this.broadcast({ runId: record.id, step: run.step, steps: run.cfg.steps, ended: record.status });
       this.unregister(tracker);
       try {
         run.dispose();
@@ -226,6 +239,19 @@ export class TrainingService {
     record.summary = { step: h.step, steps: (h.train as { steps?: number }).steps ?? h.step, best: h.eval, evals, task: h.task, preset: h.preset };
     await saveArtifacts(record, { latest: buf, best: buf });
     return record;
+  }
+
+  /** Id of the run this worker trains now, or null. */
+  liveRunId(): string | null {
+    return this.current?.record.id ?? null;
+  }
+
+  private channel: BroadcastChannel | null = null;
+  /** Tells other tabs watching a run how it goes (they cannot drive it: this worker owns it). */
+  private broadcast(m: RunProgressMessage): void {
+    if (typeof BroadcastChannel === 'undefined') return;
+    this.channel ??= new BroadcastChannel(RUN_PROGRESS_CHANNEL);
+    this.channel.postMessage(m);
   }
 
   memory(): tf.MemoryInfo {
