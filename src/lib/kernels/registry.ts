@@ -2,7 +2,9 @@
 // Each kernel folder exports a `register...()`; list it in KERNELS below.
 import { registerAttention, registerCrossEntropy, registerEmbedding, registerGelu, registerLayerNorm } from './index';
 import { registerQMatMulKernels } from './qmatmul';
-const KERNELS: Array<() => void> = [registerEmbedding, registerLayerNorm, registerGelu, registerCrossEntropy, registerAttention, registerQMatMulKernels];
+import { registerSharedIdentity } from './identity';
+import { registerAdamW } from './adamw';
+const KERNELS: Array<() => void> = [registerEmbedding, registerLayerNorm, registerGelu, registerCrossEntropy, registerAttention, registerQMatMulKernels, registerSharedIdentity, registerAdamW];
 
 let done = false;
 export function registerLabKernels(): void {

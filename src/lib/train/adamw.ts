@@ -2,6 +2,7 @@
 // schedule of linear warm-up then cosine decay. Written here because tfjs' Adam has no decoupled decay
 // and its state cannot be exported by parameter name (checkpoints need that).
 import * as tf from '@tensorflow/tfjs';
+import { clipAdamWStep, hasFusedAdamW } from '../kernels/adamw';
 
 export interface AdamWConfig {
   lr: number;
@@ -47,6 +48,35 @@ export class AdamW {
         p.assign(next);
       }
     });
+  }
+
+  /**
+   * Clip the gradients to global norm `maxNorm`, then one update, as clipByGlobalNorm + apply do. On wasm and cpu
+   * it is one fused kernel over every parameter (kernels/adamw); elsewhere the op-by-op path. Returns the
+   * gradient norm before clipping (the caller disposes it). Does not dispose `grads`.
+   */
+  clipAndApply(grads: Record<string, tf.Tensor>, lr: number, maxNorm: number): tf.Scalar {
+    if (!hasFusedAdamW()) {
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, maxNorm);
+      this.apply(clipped, lr);
+      tf.dispose(Object.values(clipped));
+      return norm;
+    }
+    this.step += 1;
+    const { beta1, beta2, eps, weightDecay } = this.cfg;
+    const names = Object.keys(grads);
+    for (const n of names) if (!this.params[n]) throw new Error(`AdamW: a gradient for "${n}", which is no parameter of this optimizer.`);
+    const r = clipAdamWStep(
+      names.map((n) => ({ p: this.params[n], g: grads[n], m: this.m[n], v: this.v[n], decay: weightDecay > 0 && this.decays(n) })),
+      { lr, beta1, beta2, eps, weightDecay, bc1: 1 - Math.pow(beta1, this.step), bc2: 1 - Math.pow(beta2, this.step), maxNorm },
+    );
+    names.forEach((n, j) => {
+      this.params[n].assign(r.p[j]);
+      this.m[n].assign(r.m[j]);
+      this.v[n].assign(r.v[j]);
+    });
+    tf.dispose([...r.p, ...r.m, ...r.v]);
+    return r.norm;
   }
 
   async exportState(): Promise<Record<string, Float32Array>> {

@@ -9,7 +9,7 @@ import { getTask, mixedTask } from '../tasks';
 import { TaskTokenizer } from '../tasks/tokenizer';
 import type { EvalItem, Label, Task, TaskName, TrainExample } from '../tasks/types';
 import type { MixedTask } from '../tasks/mixed';
-import { AdamW, clipByGlobalNorm, learningRate } from './adamw';
+import { AdamW, learningRate } from './adamw';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint';
 import { checkTrainSettings, FROM_PAGE, TrainSettingsError, type SettingsSource } from './settings';
 import { makeBatch, epochOrder } from './data';
@@ -256,13 +256,10 @@ export class TrainRun {
         g[k] = s;
       }
     }
-    // clip
-    const { grads: clipped, norm } = clipByGlobalNorm(g, gradClip);
-    tf.dispose(Object.values(g));
-    // update
+    // clip + update (one fused kernel on wasm and cpu)
     const lr = learningRate(this.step, this.cfg.steps, this.cfg.lr, this.cfg.warmup, this.cfg.minLrRatio);
-    this.opt.apply(clipped, lr);
-    tf.dispose(Object.values(clipped));
+    const norm = this.opt.clipAndApply(g, lr, gradClip);
+    tf.dispose(Object.values(g));
     const [lossV, normV] = await Promise.all([lossSum.data(), norm.data()]);
     lossSum.dispose();
     norm.dispose();
