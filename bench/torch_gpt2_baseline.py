@@ -1,17 +1,23 @@
 """PyTorch-on-CPU baseline for `npm run bench`: the same GPT-2 shape, batch and sequence as the lab's training
-benchmark, timed the same way (tokens per second of full training steps). PyTorch is no dependency of the lab;
-this script only gives the comparison figure (Debian's python3-torch with libopenblas0-openmp).
+benchmark, timed the same way (full training steps: forward, backward, clip, AdamW). Throughput counts the real
+(unpadded) tokens the lab's batches hold (--tokens-per-step), never the padded B x T. PyTorch is no dependency of
+the lab; this script only gives the comparison figure (Debian's python3-torch with libopenblas0-openmp).
 
-usage: /usr/bin/python3 bench/torch_gpt2_baseline.py --layers 2 --width 64 --heads 2 --vocab 111 --ctx 30 --batch 32 --steps 20
-prints one JSON line."""
-import argparse, json, math, time
+one run:  /usr/bin/python3 bench/torch_gpt2_baseline.py --layers 2 --width 64 --heads 2 --vocab 111 --ctx 30 \
+              --batch 32 --steps 20 --threads 1 [--tokens-per-step 700]
+served:   /usr/bin/python3 bench/torch_gpt2_baseline.py --serve --threads 2
+          then one JSON object per stdin line (the same keys as the flags, tokensPerStep for --tokens-per-step),
+          one JSON line back per request; models are built once per shape, so rounds can alternate with the lab.
+The thread count is fixed per process (set OMP_WAIT_POLICY=PASSIVE in its environment for shared cores)."""
+import argparse, json, math, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
-for k, v in dict(layers=2, width=64, heads=2, vocab=111, ctx=30, batch=32, steps=20, threads=2).items():
-    p.add_argument(f"--{k}", type=int, default=v)
+for k, v in dict(layers=2, width=64, heads=2, vocab=111, ctx=30, batch=32, steps=20, threads=2, tokens_per_step=0).items():
+    p.add_argument(f"--{k.replace('_', '-')}", type=int, default=v, dest=k)
+p.add_argument("--serve", action="store_true")
 a = p.parse_args()
 torch.manual_seed(0)
 torch.set_num_threads(a.threads)
@@ -37,11 +43,11 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self):
+    def __init__(self, r):
         super().__init__()
-        self.wte, self.wpe = nn.Embedding(a.vocab, a.width), nn.Embedding(a.ctx, a.width)
-        self.h = nn.ModuleList(Block(a.width, a.heads) for _ in range(a.layers))
-        self.ln_f = nn.LayerNorm(a.width)
+        self.wte, self.wpe = nn.Embedding(r["vocab"], r["width"]), nn.Embedding(r["ctx"], r["width"])
+        self.h = nn.ModuleList(Block(r["width"], r["heads"]) for _ in range(r["layers"]))
+        self.ln_f = nn.LayerNorm(r["width"])
 
     def forward(self, idx):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
@@ -50,24 +56,42 @@ class GPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T
 
 
-m = GPT()
-opt = torch.optim.AdamW(m.parameters(), lr=3e-3, weight_decay=0.1)
-ids = torch.randint(0, a.vocab, (a.batch, a.ctx))
+built = {}
 
 
-def step():
-    logits = m(ids[:, :-1])
-    loss = F.cross_entropy(logits.reshape(-1, a.vocab), ids[:, 1:].reshape(-1))
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-    opt.step()
+def run(r):
+    key = tuple(r[k] for k in ("layers", "width", "heads", "vocab", "ctx", "batch"))
+    if key not in built:
+        m = GPT(r)
+        opt = torch.optim.AdamW(m.parameters(), lr=3e-3, weight_decay=0.1)
+        ids = torch.randint(0, r["vocab"], (r["batch"], r["ctx"]))
+
+        def step():
+            logits = m(ids[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, r["vocab"]), ids[:, 1:].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+
+        step()  # warm-up
+        built[key] = step
+    step = built[key]
+    t0 = time.perf_counter()
+    for _ in range(r["steps"]):
+        step()
+    s = time.perf_counter() - t0
+    tokens = r.get("tokensPerStep") or r["batch"] * r["ctx"]
+    return {"kind": "torch-cpu", "torch": torch.__version__, "threads": a.threads, "layers": r["layers"], "width": r["width"],
+            "batch": r["batch"], "ctx": r["ctx"], "tokensPerStep": tokens, "tokensPerSec": r["steps"] * tokens / s,
+            "msPerStep": 1000 * s / r["steps"]}
 
 
-step()
-t0 = time.perf_counter()
-for _ in range(a.steps):
-    step()
-s = time.perf_counter() - t0
-print(json.dumps({"kind": "torch-cpu", "torch": torch.__version__, "threads": a.threads, "layers": a.layers, "width": a.width,
-                  "batch": a.batch, "ctx": a.ctx, "tokensPerSec": a.steps * a.batch * a.ctx / s, "msPerStep": 1000 * s / a.steps}))
+if a.serve:
+    for line in sys.stdin:
+        if line.strip():
+            print(json.dumps(run(json.loads(line))), flush=True)
+else:
+    r = {k: getattr(a, k) for k in ("layers", "width", "heads", "vocab", "ctx", "batch", "steps")}
+    r["tokensPerStep"] = a.tokens_per_step
+    print(json.dumps(run(r)))

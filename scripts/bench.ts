@@ -1,24 +1,31 @@
-// npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 5
+// npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 3
 //                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)
-//                  --rounds 3 (LLaMA decode rounds, lab and llama.cpp alternated) --llama-threads 1 (wllama's, e.g. 1,2)
+//                  --rounds 3 (rounds for training and for LLaMA decode, contenders alternated in each)
+//                  --contenders fused,stock,torch1,torch2 (training; add `before`: fused ops on tfjs' transposed matmuls)
+//                  --llama-threads 1 (wllama's, e.g. 1,2)
 //                  --lab-threads N (tfjs-wasm's pool for the LLaMA runs; default the first --llama-threads)]
-// Headless Chromium (the system one). Per preset and backend: training tokens/s and step time with the lab's
-// fused kernels and with the same model built from stock tfjs ops, achieved GFLOP/s, and the adapter's best
-// plain matmul GFLOP/s. Speed goals are compared in the note, never asserted in tests.
+// Headless Chromium (the system one). Training, per preset and backend: the lab with its fused kernels, the same
+// model on stock tfjs ops, and PyTorch CPU (Debian's python3-torch; 1 thread, and 2 threads with passive OpenMP
+// waits) on the same shapes, alternated round by round (A B C A B C ...), each round `steps` steps; min, median
+// and every round's tokens/s (real tokens only, never padding), ratios, kernels per lab step, wasm threads and
+// /proc/loadavg around every round. Speed goals are compared in the note, never asserted in tests.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { WIDE, build } from './make-fixtures';
-import { execFileSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { parseArgs, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
 const out = args.out ?? 'bench-output/bench.json';
 const presets = (args.presets ?? 'tiny,classroom').split(',');
 const backends = (args.backends ?? 'wasm,webgpu').split(',');
-const steps = Number(args.steps ?? 5);
+const steps = Number(args.steps ?? 3);
+const rounds = Number(args.rounds ?? 3);
+const contenders = (args.contenders ?? 'fused,stock,torch1,torch2').split(',');
 const task = args.task ?? 'cipher';
 const only = new Set((args.only ?? 'train,record,llama').split(','));
-const llamaRounds = Number(args.rounds ?? 3);
+const llamaRounds = rounds;
 const llamaThreads = (args['llama-threads'] ?? '1').split(',').map(Number);
 const labThreads = Number(args['lab-threads'] ?? llamaThreads[0]);
 /** The machine's load (1, 5, 15 minutes) from /proc/loadavg: the cores are shared with other jobs. */
@@ -28,6 +35,145 @@ const loadavg = (): number[] | null => {
 
 const d = await startDriver({ quiet: true });
 const results: unknown[] = [];
+/** A PyTorch process serving timed step runs (models built once per shape), or why there is none. */
+interface TorchServer { threads: number; run(req: Record<string, number>): Promise<Record<string, unknown>>; close(): void }
+const torchServers = new Map<number, TorchServer | string>();
+function torchServer(threads: number): TorchServer | string {
+  let s = torchServers.get(threads);
+  if (s) return s;
+  try {
+    if (!existsSync('/usr/bin/python3')) throw new Error('/usr/bin/python3 is missing');
+    const env = { ...process.env, OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' };
+    const p: ChildProcessWithoutNullStreams = spawn('/usr/bin/python3', ['bench/torch_gpt2_baseline.py', '--serve', '--threads', String(threads)], { env });
+    const lines = createInterface({ input: p.stdout });
+    const waiting: Array<(l: string) => void> = [];
+    let err = '';
+    p.stderr.on('data', (b) => (err += String(b)));
+    lines.on('line', (l) => waiting.shift()?.(l));
+    p.on('exit', () => { for (const w of waiting.splice(0)) w(JSON.stringify({ error: `PyTorch exited: ${err.trim().split('\n').pop()} (apt-get install python3-torch libopenblas0-openmp)` })); });
+    s = {
+      threads,
+      run: (req) => new Promise((res) => { waiting.push((l) => res(JSON.parse(l))); p.stdin.write(JSON.stringify(req) + '\n'); }),
+      close: () => p.stdin.end(),
+    };
+  } catch (e) {
+    s = `PyTorch baseline not run: ${(e as Error).message}`;
+  }
+  torchServers.set(threads, s);
+  return s;
+}
+
+const median = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return b.length % 2 ? b[b.length >> 1] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2; };
+
+/** Every contender on one preset, alternated round by round. */
+async function trainRounds(backend: string, preset: string, adapterGflops: number): Promise<unknown[]> {
+  const labOps = contenders.filter((c) => ['fused', 'stock', 'before'].includes(c));
+  // build each lab run once (warm-up step included); shapes of the batches the timed steps will see
+  console.error(`[bench] ${preset} ${backend}: building ${labOps.join(', ')}`);
+  const setup = await d.page.evaluate(async ({ preset, labOps, task, n }) => {
+    const w = window as unknown as { labImport: (p: string) => Promise<any>; benchRuns?: Record<string, any> };
+    const { TrainRun, defaultTrainConfig } = await w.labImport('/src/lib/train/trainer.ts');
+    const { getOps } = await w.labImport('/src/lib/models/gpt2/index.ts');
+    const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+    const { makeBatch } = await w.labImport('/src/lib/train/data.ts');
+    for (const r of Object.values(w.benchRuns ?? {})) r.dispose();
+    w.benchRuns = {};
+    const cfg = { ...defaultTrainConfig(task, preset), batchSize: preset === 'tiny' ? 32 : 8 };
+    for (const c of labOps) {
+      setTransposeMode(c === 'before' ? 'never' : 'auto');
+      const run = TrainRun.create(cfg, getOps(c === 'stock' ? 'stock' : 'fused'));
+      await run.trainStep();
+      w.benchRuns[c] = run;
+    }
+    setTransposeMode('auto');
+    const any = Object.values(w.benchRuns)[0] ?? TrainRun.create(cfg, getOps('fused'));
+    let T = 0, tokens = 0;
+    for (let i = 1; i <= n; i++) {
+      const b = makeBatch(any.microBatch(i, 0), any.tok, any.answerOnly, any.model.config.nCtx);
+      T += b.T; tokens += b.tokens;
+    }
+    const c = any.model.config;
+    return { batch: cfg.batchSize, meanT: T / n, realTokensPerStep: tokens / n, layers: c.nLayer, width: c.dModel, heads: c.nHead, vocab: c.vocabSize, nCtx: c.nCtx };
+  }, { preset, labOps, task, n: steps * rounds + 1 });
+  const perRound: Record<string, Array<{ tokensPerSec: number; msPerStep: number; loadBefore: number[] | null; loadAfter: number[] | null }>> = {};
+  const torchReq = { layers: setup.layers, width: setup.width, heads: setup.heads, vocab: setup.vocab, ctx: Math.round(setup.meanT), batch: setup.batch, steps, tokensPerStep: setup.realTokensPerStep };
+  const notes: Record<string, string> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const c of contenders) {
+      const loadBefore = loadavg();
+      let row: { tokensPerSec: number; msPerStep: number } | null = null;
+      if (c.startsWith('torch')) {
+        const t = torchServer(Number(c.slice(5)) || 1);
+        if (typeof t === 'string') { notes[c] = t; continue; }
+        const out = await t.run(torchReq);
+        if (out.error) { notes[c] = String(out.error); continue; }
+        row = { tokensPerSec: out.tokensPerSec as number, msPerStep: out.msPerStep as number };
+        notes[c] = `PyTorch ${out.torch}, ${t.threads} thread(s), OMP_WAIT_POLICY=PASSIVE, batch ${torchReq.batch} x ${torchReq.ctx}, ${torchReq.tokensPerStep.toFixed(1)} real tokens per step`;
+      } else {
+        row = await d.page.evaluate(async ({ c, steps }) => {
+          const w = window as unknown as { labImport: (p: string) => Promise<any>; benchRuns: Record<string, any> };
+          const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+          setTransposeMode(c === 'before' ? 'never' : 'auto');
+          const run = w.benchRuns[c];
+          const t0 = performance.now();
+          let tokens = 0;
+          for (let i = 0; i < steps; i++) {
+            const e = await run.trainStep();
+            tokens += (e.tokensPerSec * e.msPerStep) / 1000; // real (unpadded) tokens of the step
+          }
+          const s = (performance.now() - t0) / 1000;
+          setTransposeMode('auto');
+          return { tokensPerSec: tokens / s, msPerStep: (1000 * s) / steps };
+        }, { c, steps });
+      }
+      (perRound[c] ??= []).push({ ...row, loadBefore, loadAfter: loadavg() });
+      console.error(`[bench] ${preset} ${backend} round ${r + 1}/${rounds} ${c}: ${row.tokensPerSec.toFixed(0)} tokens/s (load ${loadBefore?.[0]})`);
+    }
+  }
+  // kernels per lab step (one profiled step each, after the timed rounds)
+  const kernels = await d.page.evaluate(async ({ labOps }) => {
+    const w = window as unknown as { labImport: (p: string) => Promise<any>; benchRuns: Record<string, any>; lab: { tf: any } };
+    const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+    const out: Record<string, { kernels: number; byName: Record<string, number> }> = {};
+    for (const c of labOps) {
+      setTransposeMode(c === 'before' ? 'never' : 'auto');
+      const p = await w.lab.tf.profile(async () => { await w.benchRuns[c].trainStep(); });
+      const byName: Record<string, number> = {};
+      for (const k of p.kernels) byName[k.name] = (byName[k.name] ?? 0) + 1;
+      out[c] = { kernels: p.kernels.length, byName };
+    }
+    setTransposeMode('auto');
+    for (const r of Object.values(w.benchRuns)) r.dispose();
+    w.benchRuns = {};
+    return out;
+  }, { labOps });
+  const threads = await d.page.evaluate(() => (window as unknown as { lab: { wasmThreadsInUse: () => number | null } }).lab.wasmThreadsInUse());
+  const { flopsPerToken } = await import('../src/lib/models/gpt2/config.ts');
+  const cfg = { nLayer: setup.layers, dModel: setup.width, nHead: setup.heads, vocabSize: setup.vocab, nCtx: setup.nCtx, eps: 1e-5 };
+  const rows = Object.entries(perRound).map(([c, rs]) => {
+    const tps = rs.map((x) => x.tokensPerSec);
+    const best = Math.max(...tps), med = median(tps);
+    return {
+      kind: 'train', task, preset, backend, contender: c, ops: c.startsWith('torch') ? null : c,
+      tokensPerSec: med, tokensPerSecBest: best, tokensPerSecMedian: med, msPerStepMin: Math.min(...rs.map((x) => x.msPerStep)), msPerStepMedian: median(rs.map((x) => x.msPerStep)),
+      gflops: (3 * flopsPerToken(cfg, Math.round(setup.meanT)) * med) / 1e9, adapterBestMatmulGflops: c.startsWith('torch') ? null : adapterGflops,
+      kernelsPerStep: kernels[c]?.kernels ?? null, kernelsByName: kernels[c]?.byName ?? null,
+      wasmThreads: backend === 'wasm' && !c.startsWith('torch') ? threads : null, note: notes[c] ?? null,
+      batch: setup.batch, meanT: setup.meanT, realTokensPerStep: setup.realTokensPerStep, steps, rounds: rs,
+    };
+  });
+  const missing = contenders.filter((c) => !perRound[c]).map((c) => ({ kind: 'train', task, preset, backend, contender: c, unavailable: notes[c] ?? 'not run' }));
+  const get = (c: string) => rows.find((x) => x.contender === c);
+  const ratio = (a: string, b: string) => { const x = get(a), y = get(b); return x && y ? { median: x.tokensPerSecMedian / y.tokensPerSecMedian, best: x.tokensPerSecBest / y.tokensPerSecBest } : null; };
+  const summary = {
+    kind: 'train-ratios', task, preset, backend,
+    fusedOverStock: ratio('fused', 'stock'), fusedOverBefore: ratio('fused', 'before'),
+    fusedOverTorch1: ratio('fused', 'torch1'), fusedOverTorch2: ratio('fused', 'torch2'),
+  };
+  for (const row of [...rows, ...missing, summary]) console.log(JSON.stringify({ ...row, rounds: undefined, kernelsByName: undefined }));
+  return [...rows, ...missing, summary];
+}
+
 try {
   for (const backend of only.has('train') ? backends : []) {
     const mm = await d.page.evaluate(async ({ backend }) => {
@@ -52,32 +198,7 @@ try {
     }, { backend });
     for (const preset of presets) {
       if (backend === 'webgpu' && preset !== 'tiny' && !args.all) continue; // SwiftShader is too slow beyond tiny
-      for (const ops of ['fused', 'stock']) {
-        const r = await d.page.evaluate(async ({ preset, ops, steps, task }) => {
-          const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
-          const { TrainRun, defaultTrainConfig } = await mod('/src/lib/train/trainer.ts');
-          const { getOps, flopsPerToken } = await mod('/src/lib/models/gpt2/index.ts');
-          const cfg = { ...defaultTrainConfig(task, preset), batchSize: preset === 'tiny' ? 32 : 8 };
-          const run = TrainRun.create(cfg, getOps(ops));
-          await run.trainStep(); // warm-up: compile pipelines, allocate
-          const t0 = performance.now();
-          let tokens = 0;
-          for (let i = 0; i < steps; i++) {
-            const e = await run.trainStep();
-            tokens += (e.tokensPerSec * e.msPerStep) / 1000; // real (unpadded) tokens of the step
-          }
-          const s = (performance.now() - t0) / 1000;
-          const T = run.model.config.nCtx;
-          const tps = tokens / s;
-          const gflops = (3 * flopsPerToken(run.model.config, T) * tps) / 1e9;
-          const params = (Object.values(run.model.params) as Array<{ size: number }>).reduce((a, p) => a + p.size, 0);
-          run.dispose();
-          return { tokensPerSec: tps, msPerStep: (1000 * s) / steps, gflops, params, batch: cfg.batchSize, T };
-        }, { preset, ops, steps, task });
-        const row = { kind: 'train', task, preset, backend, ops, ...r, adapterBestMatmulGflops: mm.gflops, fractionOfMatmul: r.gflops / mm.gflops };
-        console.log(JSON.stringify(row));
-        results.push(row);
-      }
+      results.push(...(await trainRounds(backend, preset, mm.gflops)));
     }
   }
   // Recording throughput: last-prompt-token activations of every residual hook, tiny model, wasm.
@@ -226,24 +347,7 @@ try {
 } finally {
   await d.close();
 }
-const byKey = (b: string, p: string, o: string) => results.find((r) => (r as Record<string, string>).backend === b && (r as Record<string, string>).preset === p && (r as Record<string, string>).ops === o) as { tokensPerSec: number } | undefined;
-const ratios = backends.flatMap((b) => presets.map((p) => ({ backend: b, preset: p, fusedOverStock: (byKey(b, p, 'fused')?.tokensPerSec ?? NaN) / (byKey(b, p, 'stock')?.tokensPerSec ?? NaN) })));
-// PyTorch on this CPU for the same tiny model, batch and sequence (optional: Debian's python3-torch).
-let torch: Record<string, unknown> | null = null;
-try {
-  if (!only.has('train')) throw new Error('training was not benchmarked (--only)');
-  const tiny = results.find((r) => (r as Record<string, string>).preset === 'tiny') as { T: number; batch: number } | undefined;
-  const { getTask } = await import('../src/lib/tasks/index.ts');
-  const t = getTask(task as 'cipher');
-  const line = execFileSync('/usr/bin/python3', ['bench/torch_gpt2_baseline.py', '--layers', '2', '--width', '64', '--heads', '2',
-    '--vocab', String(t.tokenizer().size), '--ctx', String(tiny?.T ?? t.maxTokens()), '--batch', String(tiny?.batch ?? 32), '--steps', String(Math.max(10, steps))], { encoding: 'utf8', timeout: 600_000 });
-  torch = JSON.parse(line.trim().split('\n').pop()!);
-  const wasmFused = byKey('wasm', 'tiny', 'fused');
-  if (torch && wasmFused) torch.labWasmOverTorch = wasmFused.tokensPerSec / (torch.tokensPerSec as number);
-  console.log(JSON.stringify(torch));
-} catch (e) {
-  torch = { unavailable: `PyTorch baseline not run: ${(e as Error).message.split('\n')[0]} (apt-get install python3-torch libopenblas0-openmp)` };
-}
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ kind: 'memgen-bench', createdAt: new Date().toISOString(), results, ratios, torch }, null, 2));
+for (const t of torchServers.values()) if (typeof t !== 'string') t.close();
+writeFileSync(out, JSON.stringify({ kind: 'memgen-bench', createdAt: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, loadavgAtEnd: loadavg(), note: 'a shared machine: other jobs may hold the cores; see each round\'s loadavg' }, results }, null, 2));
 console.log(`bench written to ${out}`);
