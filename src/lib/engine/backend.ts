@@ -116,13 +116,15 @@ function showWasmAllCores(): () => void {
   const cores = nav?.hardwareConcurrency ?? 0;
   if (!nav || cores < 2 || !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) return () => {};
   setThreadsCount(cores);
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency'); // a page may have set one (the bench does)
   try {
     Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * cores, configurable: true });
   } catch {
     return () => {};
   }
   return () => {
-    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
   };
 }
 
