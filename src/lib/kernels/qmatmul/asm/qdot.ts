@@ -177,7 +177,7 @@ function dotQ6_K(w: usize, qx: usize, dx: usize, bs: usize, K: i32): f32 {
   return sum;
 }
 
-// ---- four rows of x at once (prefill): each weight block is unpacked once for four dot products. Per row the
+// ---- four rows of x at once (prefill): each weight block is loaded (and unpacked) once for four dot products. Per row the
 // integer sums and the float operations are exactly those of the one-row functions above.
 
 // @ts-ignore: decorator
@@ -285,6 +285,42 @@ function dotQ6_K4(w: usize, qx: usize, dx: usize, bs: usize, K: i32, dxs: usize,
   store<f32>(y, sum0); store<f32>(y + ys, sum1); store<f32>(y + 2 * ys, sum2); store<f32>(y + 3 * ys, sum3);
 }
 
+function dotQ8_04(w: usize, qx: usize, dx: usize, K: i32, dxs: usize, y: usize, ys: usize): void {
+  let sum0: f32 = 0, sum1: f32 = 0, sum2: f32 = 0, sum3: f32 = 0;
+  const xs = <usize>K;
+  for (let b = 0; b < K; b += 32, w += 34) {
+    const d = f16(<u32>load<u16>(w));
+    const w0 = v128.load(w + 2), w1 = v128.load(w + 18);
+    const x = qx + <usize>b, db = dx + (<usize>(b >> 5) << 2);
+    sum0 += (d * load<f32>(db)) * <f32>hsum(i32x4.add(dot16(w0, v128.load(x)), dot16(w1, v128.load(x + 16))));
+    sum1 += (d * load<f32>(db + dxs)) * <f32>hsum(i32x4.add(dot16(w0, v128.load(x + xs)), dot16(w1, v128.load(x + xs + 16))));
+    sum2 += (d * load<f32>(db + 2 * dxs)) * <f32>hsum(i32x4.add(dot16(w0, v128.load(x + 2 * xs)), dot16(w1, v128.load(x + 2 * xs + 16))));
+    sum3 += (d * load<f32>(db + 3 * dxs)) * <f32>hsum(i32x4.add(dot16(w0, v128.load(x + 3 * xs)), dot16(w1, v128.load(x + 3 * xs + 16))));
+  }
+  store<f32>(y, sum0); store<f32>(y + ys, sum1); store<f32>(y + 2 * ys, sum2); store<f32>(y + 3 * ys, sum3);
+}
+
+// @ts-ignore: decorator
+@inline function q40Row(lo: v128, hi: v128, x: usize, bs: usize, one: v128): i32 {
+  const s = i16x8.add(udot(lo, v128.load(x)), udot(hi, v128.load(x + 16)));
+  return hsum(i32x4.dot_i16x8_s(s, one)) - 8 * (<i32>load<i16>(bs) + <i32>load<i16>(bs + 2));
+}
+
+function dotQ4_04(w: usize, qx: usize, dx: usize, bs: usize, K: i32, dxs: usize, bss: usize, y: usize, ys: usize): void {
+  let sum0: f32 = 0, sum1: f32 = 0, sum2: f32 = 0, sum3: f32 = 0;
+  const m4 = i8x16.splat(15), one = i16x8.splat(1), xs = <usize>K;
+  for (let b = 0; b < K; b += 32, w += 18) {
+    const d = f16(<u32>load<u16>(w));
+    const v = v128.load(w + 2), lo = v128.and(v, m4), hi = i8x16.shr_u(v, 4);
+    const x = qx + <usize>b, sb = bs + (<usize>(b >> 4) << 1), db = dx + (<usize>(b >> 5) << 2);
+    sum0 += (d * load<f32>(db)) * <f32>q40Row(lo, hi, x, sb, one);
+    sum1 += (d * load<f32>(db + dxs)) * <f32>q40Row(lo, hi, x + xs, sb + bss, one);
+    sum2 += (d * load<f32>(db + 2 * dxs)) * <f32>q40Row(lo, hi, x + 2 * xs, sb + 2 * bss, one);
+    sum3 += (d * load<f32>(db + 3 * dxs)) * <f32>q40Row(lo, hi, x + 3 * xs, sb + 3 * bss, one);
+  }
+  store<f32>(y, sum0); store<f32>(y + ys, sum1); store<f32>(y + 2 * ys, sum2); store<f32>(y + 3 * ys, sum3);
+}
+
 /** Bytes of one quantized row of K values. */
 export function rowBytes(fmt: i32, K: i32): i32 {
   if (fmt == Q8_0) return (K >> 5) * 34;
@@ -301,13 +337,13 @@ export function rows(fmt: i32, w: usize, N: i32, K: i32, M: i32, scratch: usize,
   for (let r = n0; r < n1; r++) {
     const wr = w + <usize>r * rb;
     let m = 0;
-    if (fmt == Q4_K || fmt == Q6_K) {
-      const dxs = <usize>(K >> 5) << 2, bss = <usize>(K >> 4) << 1, ys = <usize>N << 2;
-      for (; m + 4 <= M; m += 4) {
-        const qx = scratch + <usize>(m * K), dx = dx0 + <usize>m * dxs, bs = bs0 + <usize>m * bss, yo = y + (<usize>(m * N + r) << 2);
-        if (fmt == Q4_K) dotQ4_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
-        else dotQ6_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
-      }
+    const dxs = <usize>(K >> 5) << 2, bss = <usize>(K >> 4) << 1, ys = <usize>N << 2;
+    for (; m + 4 <= M; m += 4) {
+      const qx = scratch + <usize>(m * K), dx = dx0 + <usize>m * dxs, bs = bs0 + <usize>m * bss, yo = y + (<usize>(m * N + r) << 2);
+      if (fmt == Q8_0) dotQ8_04(wr, qx, dx, K, dxs, yo, ys);
+      else if (fmt == Q4_0) dotQ4_04(wr, qx, dx, bs, K, dxs, bss, yo, ys);
+      else if (fmt == Q4_K) dotQ4_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
+      else dotQ6_K4(wr, qx, dx, bs, K, dxs, bss, yo, ys);
     }
     for (; m < M; m++) {
       const qx = scratch + <usize>(m * K), dx = dx0 + (<usize>(m * (K >> 5)) << 2), bs = bs0 + (<usize>(m * (K >> 4)) << 1);
