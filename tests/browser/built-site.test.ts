@@ -80,6 +80,11 @@ describe('the built site', () => {
     const binaries = [...new Set(requests.filter((p) => /\/tfjs-backend-wasm[^/]*\.wasm$/.test(p)))];
     expect(binaries).toEqual([expect.stringMatching(/\/tfjs-backend-wasm-threaded-simd-[\w-]+\.wasm$/)]);
     await trainOneStep(page);
+    // its pthread pool really runs: the Device page counts one thread per logical core
+    await page.goto(`${base}/?page=device&backend=wasm`);
+    await page.waitForSelector('[data-testid=wasm-threads]:not(:has-text("not started"))', { timeout: 120_000 });
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(Number(await page.textContent('[data-testid=wasm-threads]'))).toBe(cores);
     expect(errors).toEqual([]);
     await close();
   });

@@ -137,6 +137,31 @@ export function wasmThreadsInUse(): number | null {
   }
 }
 
+/**
+ * tf.setBackend, rejected as soon as an uncaught error reaches this scope while the backend starts. When a wasm
+ * worker thread dies on start (as the minified build's once did: "ReferenceError: e is not defined"), the
+ * emscripten glue rethrows its error here and its start promise never settles; without this the lab's header
+ * stayed at "starting" for ever and the page said nothing.
+ */
+async function setBackendOrThreadError(name: BackendName): Promise<boolean> {
+  const scope = globalThis as unknown as Partial<EventTarget>;
+  if (typeof scope.addEventListener !== 'function' || typeof scope.removeEventListener !== 'function') return tf.setBackend(name);
+  let onError: (ev: Event) => void = () => {};
+  const died = new Promise<never>((_, reject) => {
+    onError = (ev) => {
+      const e = ev as ErrorEvent;
+      const inner = (e.error as { message?: string } | undefined)?.message ?? e.message ?? 'unknown error';
+      reject(new Error(`one of its worker threads failed while starting (${inner}). Reload the page; if it persists, report it with this message.`));
+    };
+    scope.addEventListener!('error', onError);
+  });
+  try {
+    return await Promise.race([tf.setBackend(name), died]);
+  } finally {
+    scope.removeEventListener!('error', onError);
+  }
+}
+
 /** Switch tfjs to `name`. Throws BackendUnavailableError with a plain reason if it cannot. */
 export async function useBackend(name: BackendName): Promise<BackendName> {
   registerLabKernels();
@@ -155,7 +180,7 @@ export async function useBackend(name: BackendName): Promise<BackendName> {
   let ok = false;
   const restoreCores = name === 'wasm' ? showWasmAllCores() : () => {};
   try {
-    ok = await tf.setBackend(name);
+    ok = await setBackendOrThreadError(name);
   } catch (e) {
     throw new BackendUnavailableError(name, `Could not start the ${name} backend: ${(e as Error).message}`);
   } finally {
