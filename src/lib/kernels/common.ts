@@ -119,12 +119,21 @@ export function rowWorkgroupSize(n: number): number {
   return 32;
 }
 
+/** WGSL indices are i32: tfjs's flat thread index (getGlobalIndex) wraps negative at 2^31 threads. */
+export const I32_LIMIT = 2 ** 31;
+
+/** Throws unless a program's `threads` flat thread indices all fit an i32 (past it, outputs go unwritten silently). */
+export function checkFlatThreads(op: string, threads: number): void {
+  if (threads >= I32_LIMIT) throw new Error(`${op}: ${threads} GPU threads exceed the 2^31 a WebGPU index can address; split the input into smaller batches.`);
+}
+
 /**
  * Flat layout for programs that run one workgroup per row: `rows` workgroups of `wg` threads.
  * Only x is used, so above 65535 workgroups tfjs folds the dispatch into 2D/3D and `main(index)` stays
  * correct (the WGSL recovers the row as index / wg).
  */
 export function rowDispatch(rank: number, rows: number, wg: number): Pick<WebGPUProgram, 'dispatchLayout' | 'dispatch' | 'workgroupSize'> {
+  checkFlatThreads('row kernel', rows * wg);
   return {
     dispatchLayout: { x: Array.from({ length: rank }, (_, i) => i) },
     dispatch: [Math.max(1, rows), 1, 1],
@@ -134,6 +143,7 @@ export function rowDispatch(rank: number, rows: number, wg: number): Pick<WebGPU
 
 /** Flat layout with one thread per element (or per vec4 when `per` = 4). */
 export function flatDispatch(shape: number[], wg: number, per = 1): Pick<WebGPUProgram, 'dispatchLayout' | 'dispatch' | 'workgroupSize'> {
+  checkFlatThreads('element kernel', Math.ceil(size(shape) / (wg * per)) * wg);
   return {
     dispatchLayout: { x: shape.map((_, i) => i) },
     dispatch: [Math.max(1, Math.ceil(size(shape) / (wg * per))), 1, 1],

@@ -246,9 +246,9 @@ export function registerQMatMulKernels(): void {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const a = attrs as unknown as QAttrs;
         const i0 = inputs[a0] as tf.TensorInfo, w = inputs[a1] as tf.TensorInfo;
-        const p = kernelName === 'LabQMatMul' ? qMatMulProgram(a.format, i0.shape[0], a.N)
-          : kernelName === 'LabQMatMulDx' ? qMatMulDxProgram(a.format, i0.shape[0], a.K)
-          : qGatherProgram(a.format, i0.shape[0], a.K);
+        const p = kernelName === 'LabQMatMul' ? qMatMulProgram(a.format, i0.shape[0], a.N, a.K)
+          : kernelName === 'LabQMatMulDx' ? qMatMulDxProgram(a.format, i0.shape[0], a.N, a.K)
+          : qGatherProgram(a.format, i0.shape[0], a.N, a.K);
         return (backend as unknown as AnyBackend).runWebGPUProgram(p, [i0, w], 'float32', [
           { type: 'int32', data: [a.N] },
           { type: 'int32', data: [a.K] },

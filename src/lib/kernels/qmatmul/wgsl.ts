@@ -7,7 +7,44 @@
 // The gradient and gather programs are simple: one thread per output, every weight element decoded where used.
 // The forward (the hot path) has a faster version per block format: one 64-thread workgroup per output,
 // threads take whole blocks, decode each block header once, and reduce in workgroup memory.
+//
+// Index range. tfjs's flat thread index (getGlobalIndex) is an i32: at one 64-lane workgroup per output it
+// passes 2^31 once M x N x 64 does, i.e. from M = 262 rows against a 128,256-token vocabulary, and every row
+// past that was silently left unwritten. The block forward therefore never uses the thread index: it takes its
+// output from the workgroup id on a 2-D grid it lays out itself (`outputGrid`), so its largest index is the
+// output count M x N. Every program checks that the indices it computes stay below 2^31 (`checkIndexRange`).
+import { checkFlatThreads, I32_LIMIT } from '../common';
+import { blockInfo } from '../../gguf/types';
 import type { QFormat } from './formats';
+
+/** WebGPU's default (and guaranteed) maxComputeWorkgroupsPerDimension. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** A 2-D grid of at least `n` workgroups, each side within the per-dimension limit (extra ones exit). */
+export function outputGrid(n: number): [number, number, number] {
+  const x = Math.max(1, Math.min(n, MAX_WORKGROUPS_PER_DIM));
+  const y = Math.ceil(n / x);
+  if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`qMatMul: ${n} outputs need more than ${MAX_WORKGROUPS_PER_DIM}^2 workgroups; split the input into fewer rows.`);
+  return [x, y, 1];
+}
+
+/** The output element a workgroup of the block forward computes (shared with the index test). */
+export const WORKGROUP_OUTPUT_WGSL = `
+fn workgroupOutput(wid : vec3<u32>, nwg : vec3<u32>) -> i32 {
+  return i32(wid.z * nwg.x * nwg.y + wid.y * nwg.x + wid.x);
+}`;
+
+/**
+ * Throws unless every index a program computes fits an i32: `outputs` output elements (thread indices up to
+ * `threads`), and byte offsets into an [N, K] weight of `fmt`.
+ */
+export function checkIndexRange(op: string, fmt: QFormat, N: number, K: number, outputs: number, threads: number): void {
+  if (outputs >= I32_LIMIT) throw new Error(`${op}: ${outputs} output values exceed the 2^31 a WebGPU index can address; split the input into fewer rows.`);
+  checkFlatThreads(op, threads);
+  const { blockSize, typeSize } = blockInfo(fmt);
+  const bytes = N * (K / blockSize) * typeSize;
+  if (bytes >= I32_LIMIT) throw new Error(`${op}: a ${fmt} [${N}, ${K}] weight of ${bytes} bytes exceeds the 2^31 bytes a WebGPU index can address.`);
+}
 
 const BYTES = `
 fn byteAt(o : u32) -> u32 { return (bitcast<u32>(w[o >> 2u]) >> ((o & 3u) * 8u)) & 255u; }
@@ -67,6 +104,7 @@ interface Program {
 
 function flat(outputShape: number[], key: string, vars: string[], body: string): Program {
   const n = outputShape.reduce((a, b) => a * b, 1);
+  checkFlatThreads(key, Math.ceil(n / 64) * 64);
   return {
     variableNames: vars,
     outputShape,
@@ -137,14 +175,15 @@ const DOT_BLOCK: Partial<Record<QFormat, { qk: number; code: string }>> = {
     return f16At(o + 208u) * s; }` },
 };
 
-export function qMatMulProgram(fmt: QFormat, M: number, N: number): Program {
+export function qMatMulProgram(fmt: QFormat, M: number, N: number, K: number): Program {
   const blk = DOT_BLOCK[fmt];
-  if (!blk) return qMatMulSimpleProgram(fmt, M, N);
+  if (!blk) return qMatMulSimpleProgram(fmt, M, N, K);
   const p = flat([M, N], `lab_qmm_blk_${fmt}`, ['x', 'w'], `${BYTES}${blk.code}
     var<workgroup> part : array<f32, 64>;
-    fn main(index : i32) {
-      let lid = index % 64;
-      let o = index / 64;                       // one workgroup per output element m*N + n
+    ${WORKGROUP_OUTPUT_WGSL}
+    fn main(index : i32) {                      // index (the i32 thread index) is not used: see the top of the file
+      let lid = i32(localIndex);
+      let o = workgroupOutput(workgroupId, numWorkgroups); // one workgroup per output element m*N + n
       let valid = o < uniforms.size;
       let m = o / uniforms.N; let n = o % uniforms.N;
       var acc = 0.0;
@@ -159,12 +198,14 @@ export function qMatMulProgram(fmt: QFormat, M: number, N: number): Program {
       }
       if (valid && lid == 0) { setOutputAtIndex(o, part[0]); }
     }`);
-  p.dispatch = [M * N, 1, 1]; // flat: tfjs folds more than 65535 workgroups into y, and getGlobalIndex follows
+  checkIndexRange('qMatMul', fmt, N, K, M * N, 0); // the thread index is unused here
+  p.dispatch = outputGrid(M * N); // 2-D, within limits: tfjs keeps it as is
   return p;
 }
 
 /** One thread per output, per-element decode (F16, and the reference the block version replaced). */
-export function qMatMulSimpleProgram(fmt: QFormat, M: number, N: number): Program {
+export function qMatMulSimpleProgram(fmt: QFormat, M: number, N: number, K: number): Program {
+  checkIndexRange('qMatMul', fmt, N, K, M * N, Math.ceil((M * N) / 64) * 64);
   return flat([M, N], `lab_qmm_${fmt}`, ['x', 'w'], `${BYTES}${W_AT[fmt]}
     fn main(index : i32) {
       if (index >= uniforms.size) { return; }
@@ -176,7 +217,8 @@ export function qMatMulSimpleProgram(fmt: QFormat, M: number, N: number): Progra
     }`);
 }
 
-export function qMatMulDxProgram(fmt: QFormat, M: number, K: number): Program {
+export function qMatMulDxProgram(fmt: QFormat, M: number, N: number, K: number): Program {
+  checkIndexRange('qMatMul gradient', fmt, N, K, M * K, Math.ceil((M * K) / 64) * 64);
   return flat([M, K], `lab_qmm_dx_${fmt}`, ['dy', 'w'], `${BYTES}${W_AT[fmt]}
     fn main(index : i32) {
       if (index >= uniforms.size) { return; }
@@ -188,7 +230,8 @@ export function qMatMulDxProgram(fmt: QFormat, M: number, K: number): Program {
     }`);
 }
 
-export function qGatherProgram(fmt: QFormat, R: number, K: number): Program {
+export function qGatherProgram(fmt: QFormat, R: number, N: number, K: number): Program {
+  checkIndexRange('qGather', fmt, N, K, R * K, Math.ceil((R * K) / 64) * 64);
   return flat([R, K], `lab_qgather_${fmt}`, ['ids', 'w'], `${BYTES}${W_AT[fmt]}
     fn main(index : i32) {
       if (index >= uniforms.size) { return; }
