@@ -125,8 +125,9 @@ export class GPT2 implements HookedModel {
       // attention: x + attn(ln_1(x))
       const a = this.ops.layerNorm(x, p[`${h}.ln_1.weight`] as tf.Tensor1D, p[`${h}.ln_1.bias`] as tf.Tensor1D, c.eps);
       const qkv = linear(a, `${h}.attn.c_attn.weight`, `${h}.attn.c_attn.bias`, 3 * C); // (B, T, 3C)
-      const heads = (j: number) => qkv.slice([0, 0, j * C], [B, T, C]).reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // (B, NH, T, HS)
-      let z: tf.Tensor = this.ops.causalAttention(heads(0), heads(1), heads(2), 1 / Math.sqrt(HS)); // (B, NH, T, HS)
+      // one split (its gradient is one concat; three slices would each pad their gradient back to 3C)
+      const [qh, kh, vh] = tf.split(qkv, 3, 2).map((t) => t.reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]) as tf.Tensor4D); // (B, NH, T, HS)
+      let z: tf.Tensor = this.ops.causalAttention(qh, kh, vh, 1 / Math.sqrt(HS)); // (B, NH, T, HS)
       z = hook(`${k}.attn.hook_z`, i, z);
       const zc = z.transpose([0, 2, 1, 3]).reshape([B, T, C]); // (B, T, C)
       const attnOut = hook(`${k}.hook_attn_out`, i, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
