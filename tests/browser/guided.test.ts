@@ -59,10 +59,10 @@ describe('guided path on the shipped cipher checkpoint', () => {
     for (const [id, f] of Object.entries(figs)) expect(f.paths + f.rects + f.canvasInk, `${id} has data`).toBeGreaterThan(0);
     expect(figs['guided-evals'].paths).toBeGreaterThanOrEqual(3); // mem, gen, other
     expect(figs['guided-steer-memToGen'].rects).toBeGreaterThanOrEqual(6); // 3 alphas x 2 fractions, targeted (control may be 0%)
-    // the steering table: 3 alphas x 2 top fractions, each row with its random control (mean ± sd over seeds)
+    // the steering table: 3 alphas x 2 top fractions, each row with its controls and 95% intervals and a verdict
     const rows = page.locator('[data-testid=guided-table-steering-memToGen] tbody tr');
     expect(await rows.count()).toBe(6);
-    expect(await rows.first().textContent()).toMatch(/±/);
+    expect(await rows.first().textContent()).toMatch(/\[\d+\.\d, \d+\.\d\].*(holds|not shown)/);
     const pairsText = await page.textContent('[data-testid=guided-pairs-summary]');
     expect(Number(/Kept (\d+)/.exec(pairsText ?? '')![1])).toBeGreaterThanOrEqual(4);
     await page.screenshot({ path: join(screenshotDir(), 'guided.png'), fullPage: true });

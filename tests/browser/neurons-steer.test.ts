@@ -58,10 +58,12 @@ describe('Neurons and Steer pages', () => {
     await page.click('[data-testid=steer-try]');
     await page.waitForSelector('[data-testid=steer-try-result] tbody tr');
     const tryRows = await page.locator('[data-testid=steer-try-result] tbody tr').allTextContents();
-    expect(tryRows.length).toBe(3);
+    expect(tryRows.length).toBe(5);
     expect(tryRows[0]).toMatch(/^baseline/);
     expect(tryRows[1]).toMatch(/^steered \(\d+ neurons\)/);
-    expect(tryRows[2]).toMatch(/^random control/);
+    expect(tryRows[2]).toMatch(/^paper control/);
+    expect(tryRows[3]).toMatch(/^matched control/);
+    expect(tryRows[4]).toMatch(/^direction control/);
     for (const r of tryRows) expect(r).toMatch(/(mem|gen|other)\d/); // a label, then P(mem) as a percentage
 
     await page.fill('input[type=text][size="16"]', '1, 3');
@@ -70,6 +72,10 @@ describe('Neurons and Steer pages', () => {
     await page.click('[data-testid=steer-sweep]');
     await page.waitForSelector('[data-testid=steer-table-memToGen] tbody tr', { timeout: 600_000 });
     expect(await page.locator('[data-testid=steer-table-memToGen] tbody tr').count()).toBe(4); // 2 alphas x 2 fractions
+    // every control is named, with a verdict per control, and the pool of fresh prompts is counted
+    const head = await page.locator('[data-testid=steer-table-memToGen] thead').textContent();
+    for (const k of ['paper', 'matched', 'direction']) expect(head).toContain(`vs ${k}`);
+    expect(await page.textContent('[data-testid=steer-pool]')).toMatch(/fresh prompts/);
     expect(await page.locator('[data-testid=steer-error]').count()).toBe(0);
 
     expect(title).toMatch(/neuron \d+/);

@@ -6,6 +6,7 @@ import {
   benjaminiHochberg,
   layerDistribution,
   rankNeurons,
+  degenerateCount,
   referenceStats,
   statsTf,
   welchT,
@@ -175,6 +176,33 @@ describe('rankNeurons', () => {
     });
     const top = rankNeurons([mk('a', 0, [0.5, -0.9, 0.5, 0.1]), mk('b', 1, [0.5, 0.2, -0.5, 0.3])], 0.5);
     expect(top.map((n) => `${n.hook}${n.index}`)).toEqual(['a1', 'a0', 'a2', 'b0']);
+  });
+
+  it('leaves constant (degenerate) positions out of the ranking and the top-k denominator', () => {
+    // 3 hooks x 4 positions; the first hook is the same vector in every row (the embedding of one token at one
+    // position), so only 8 positions are informative and top 25% is 2 of them, not 3 of 12
+    const rows = 40;
+    const labels = alternatingLabels(rows);
+    const emb = new StreamingStats('blocks.0.hook_resid_pre', 0, 4);
+    emb.add(Float32Array.from({ length: rows * 4 }, (_, i) => [0.44, -0.3, 0.1, 7][i % 4]), labels);
+    const e = emb.finish();
+    expect(Array.from(e.degenerate!)).toEqual([1, 1, 1, 1]);
+    expect(Array.from(e.r)).toEqual([0, 0, 0, 0]);
+    const live = [1, 2].map((l) => {
+      const st = new StreamingStats(`blocks.${l - 1}.hook_resid_post`, l, 4);
+      const acts = randomActs(rows, 4, 50 + l);
+      for (let i = 0; i < rows; i++) acts[i * 4 + l] += labels[i] ? 2 : 0;
+      st.add(acts, labels);
+      return st.finish();
+    });
+    expect(degenerateCount([e, ...live])).toEqual({ degenerate: 4, informative: 8 });
+    const top = rankNeurons([e, ...live], 0.25);
+    expect(top).toHaveLength(2);
+    expect(top.every((n) => n.hook !== 'blocks.0.hook_resid_pre')).toBe(true);
+    // even when every informative |r| is below the degenerate rows' r = 0 tie, they are never taken
+    const top100 = rankNeurons([e, ...live], 1);
+    expect(top100).toHaveLength(8);
+    expect(() => rankNeurons([e], 0.5)).toThrow(/every position is constant/);
   });
 });
 

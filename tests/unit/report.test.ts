@@ -6,8 +6,11 @@ import { csvParseRows } from 'd3';
 import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
 import { buildReportHtml, jsonForScript } from '../../src/lib/report/html';
 import { reportTables, tableCsv } from '../../src/lib/report/tables';
-import { evalSeries, layerBars, lossSeries, steerBars, volcanoData } from '../../src/lib/report/figures';
+import { evalSeries, layerBars, lossSeries, steerBars, steerDiffBars, steeringSummary, volcanoData } from '../../src/lib/report/figures';
 import { tinyCheckpoint } from './hostile-files';
+import { compareControl } from '../../src/lib/steer/experiment';
+import { wilson } from '../../src/lib/neurons/intervals';
+import type { Label } from '../../src/lib/tasks/types';
 import { decodeRunsFile, encodeRunsFile, exportRuns, importRuns, RunsFileError, RUNS_FILE_MAGIC } from '../../src/lib/report/runs-file';
 import { deleteRun, getRun, listRuns, loadArtifact, newRun, saveArtifacts, saveRun } from '../../src/lib/store/runs';
 import { makeReport } from './report-fixture';
@@ -85,14 +88,14 @@ describe('tables and chart data', () => {
   it('has every table, and CSVs carry the raw numbers', () => {
     expect([...tables.keys()]).toEqual(['training-evals', 'pair-examples', 'layer-distribution', 'probes', 'top-neurons', 'steering-memToGen', 'steering-genToMem', 'consistency', 'cross-steering']);
     const probes = csvParseRows(tableCsv(tables.get('probes')!));
-    expect(probes[0]).toEqual(['hook', 'layer', 'train accuracy', 'held-out accuracy', 'chance']);
+    expect(probes[0]).toEqual(['hook', 'layer', 'train accuracy', 'held-out accuracy', 'held-out rows', 'features', 'chance']);
     expect(probes.slice(1).map((r) => Number(r[3]))).toEqual(report.analysis!.probes.map((p) => p.testAcc));
     const steer = csvParseRows(tableCsv(tables.get('steering-memToGen')!));
     expect(steer.length).toBe(1 + 4);
     const c0 = report.steering!.cells[0];
-    expect(Number(steer[1][steer[0].indexOf('control sd gen')])).toBe(c0.controlSd.gen);
-    // the display shows the control as mean ± sd beside the targeted share
-    expect(tables.get('steering-memToGen')!.viewHead).not.toContain('control sd gen'); // shown as ± on screen
+    expect(Number(steer[1][steer[0].indexOf('paper control sd gen')])).toBe(c0.controlSd.gen);
+    // an older report (no intervals): the display shows its paper control as mean ± sd beside the targeted share
+    expect(tables.get('steering-memToGen')!.viewHead).not.toContain('paper control sd gen'); // shown as ± on screen
     expect(tables.get('steering-memToGen')!.cells[0]).toContain(`${c0.control.gen.toFixed(1)}% ± ${c0.controlSd.gen.toFixed(1)}`);
     const dist = csvParseRows(tableCsv(tables.get('layer-distribution')!)).slice(1);
     const counts05 = dist.filter((r) => r[0] === '0.05').map((r) => Number(r[2]));
@@ -130,7 +133,52 @@ describe('tables and chart data', () => {
     expect(layerBars(report).length).toBe(6);
     const bars = steerBars(report, 'genToMem');
     expect(bars.length).toBe(8);
-    expect(bars.filter((b) => b.key === 'random control').every((b) => b.error === 1.9)).toBe(true);
+    // an older report's control: mean ± sd as an interval clamped to 0..100
+    const ctl = bars.filter((b) => b.key.startsWith('paper control'));
+    expect(ctl.length).toBe(4);
+    for (const b of ctl) expect([b.lo, b.hi]).toEqual([Math.max(0, 8.8 - 1.9), 8.8 + 1.9]);
+  });
+
+  it('shows every control with intervals, the difference and its verdict (cells from real label runs)', () => {
+    const r = makeReport();
+    const lab = (g: number, m: number, n = 100): Label[] => Array.from({ length: n }, (_, i) => (i < g ? 'gen' : i < g + m ? 'mem' : 'other'));
+    // Mem -> Gen: targeted moves 40 of 100 to gen; paper control breaks outputs (0 gen); matched moves ~10; direction 45
+    const targeted = lab(40, 60);
+    const controls = [
+      compareControl('paper', 'gen', targeted, Array.from({ length: 10 }, () => lab(0, 10)), 500),
+      compareControl('matched', 'gen', targeted, Array.from({ length: 10 }, (_, s) => lab(8 + (s % 5), 90 - (s % 5))), 500),
+      compareControl('direction', 'gen', targeted, [lab(45, 55)], 500),
+    ];
+    r.steering = { baseline: { mem: 300, gen: 300, other: 10, total: 610 }, decode: 'beam',
+      pool: { source: 'fresh', seed: 1, decode: 'beam', counts: { mem: 300, gen: 300, other: 10, total: 610 }, excluded: 2, perDirection: 100 },
+      cells: [{ table: 'memToGen', alpha: 3, topFraction: 0.05, neurons: 6, prompts: 100, decode: 'beam',
+        targeted: { gen: 40, mem: 60, other: 0 }, targetedCi: { gen: wilson(40, 100), mem: wilson(60, 100), other: wilson(0, 100) },
+        control: controls[0].mean, controlSd: controls[0].sd, controlSeeds: 10, controls }] };
+    const parsed = parseReport(JSON.stringify(r));
+    expect(parsed.steering!.cells[0].controls!.map((c) => c.verdict)).toEqual(['holds', 'holds', 'not shown']);
+    const t = reportTables(parsed).find((x) => x.id === 'steering-memToGen')!;
+    expect(t.title).toContain('beam search (5 beams)');
+    for (const k of ['paper', 'matched', 'direction']) expect(t.viewHead).toContain(`targeted − ${k}, % gen`);
+    const row = Object.fromEntries(t.viewHead.map((h, i) => [h, t.cells[0][i]]));
+    const [lo, hi] = wilson(40, 100);
+    expect(row['% gen']).toBe(`40.0% [${lo.toFixed(1)}, ${hi.toFixed(1)}]`);
+    expect(row['vs direction']).toBe('not shown');
+    // paired prompts: the direction reaches gen on the same 40 prompts and 5 more, so its lead is clear
+    expect(row['targeted − direction, % gen']).toMatch(/^−5\.0 \[-\d+\.\d, -\d+\.\d\]$/);
+    expect(reportTables(parsed).find((x) => x.id === 'steering-prompts')!.cells[0]).toContain('610');
+    const bars = steerBars(parsed, 'memToGen');
+    expect(bars.map((b) => b.key)).toEqual(['targeted', 'paper control (random, ±max|NMD|)', 'matched control (random, same hooks and shifts)', 'direction control (DiffMean, same norm)']);
+    for (const b of bars) {
+      expect(b.lo!).toBeGreaterThanOrEqual(0);
+      expect(b.hi!).toBeLessThanOrEqual(100);
+      expect(b.lo!).toBeLessThanOrEqual(b.value);
+      expect(b.hi!).toBeGreaterThanOrEqual(b.value);
+    }
+    expect(bars[1]).toMatchObject({ value: 0, lo: 0, hi: 0 }); // the paper control never reached gen
+    const diffs = steerDiffBars(parsed, 'memToGen');
+    expect(diffs.map((d) => d.value)).toEqual([40, controls[1].diff.goal.estimate, -5]);
+    expect(steeringSummary(parsed)[0]).toMatch(/Mem → Gen \(% gen\), targeted vs paper control: holds in 1 of 1 settings \(α=3 top 5%\); 100 prompts, 10 control runs, beam search/);
+    expect(steeringSummary(parsed)[2]).toMatch(/direction control: not shown in any of 1 settings; 100 prompts, 1 control run,/);
   });
 
   it('leaves out what the report lacks', () => {

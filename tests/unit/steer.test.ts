@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { GPT2, initWeights, getOps } from '../../src/lib/models/gpt2';
 import type { GPT2Config } from '../../src/lib/models/gpt2';
-import { randomControl, steeringHooks, targetedShifts } from '../../src/lib/steer/steer';
+import { controlShifts, directionControl, matchedControl, randomControl, steeringHooks, targetedShifts, type ControlHook } from '../../src/lib/steer/steer';
 import { jaccard, randomJaccard, spearman, steeringSweep, consistency, crossSteering } from '../../src/lib/steer/experiment';
 import type { RankedNeuron } from '../../src/lib/neurons/stats';
 import { getTask } from '../../src/lib/tasks';
@@ -94,17 +94,83 @@ describe('random control', () => {
   });
 });
 
+// hooks with their NMD and constant positions (the embedding row: 4 constant positions), for matched and direction
+const nmdOf = (h: number) => Float32Array.from({ length: 16 }, (_, j) => Math.sin(7 * h + j) * (j % 3 === 0 ? 2 : 0.5));
+const full: ControlHook[] = hooks.map((h, i) => ({ ...h, nmd: nmdOf(i), degenerate: Uint8Array.from({ length: 16 }, (_, j) => (i === 0 && j < 4 ? 1 : 0)) }));
+// the top set's NMD agrees with its hooks' NMD (as an analysis gives it)
+const topFull: RankedNeuron[] = top.map((n) => ({ ...n, nmd: full.find((h) => h.name === n.hook)!.nmd![n.index] }));
+
+describe('matched control', () => {
+  it('draws per hook as many informative positions as the top set has there, outside the set, with the set\'s own shifts', () => {
+    const own = targetedShifts(topFull, 'toGen');
+    for (let seed = 0; seed < 30; seed++) {
+      const c = matchedControl(topFull, full, 'toGen', seed);
+      expect(c.length).toBe(topFull.length);
+      for (const h of ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']) {
+        const mine = c.filter((x) => x.hook === h), theirs = own.filter((x) => x.hook === h);
+        expect(mine.length).toBe(theirs.length); // same layer profile
+        expect(mine.map((x) => x.shift).sort()).toEqual(theirs.map((x) => x.shift).sort()); // same values, reassigned
+        for (const x of mine) expect(theirs.map((t) => t.index)).not.toContain(x.index); // other neurons
+      }
+      expect(new Set(c.map((x) => `${x.hook}#${x.index}`)).size).toBe(c.length);
+    }
+    // a set that fills a hook's informative positions (12 of 16 on the embedding row) still gets its count there
+    const emb: RankedNeuron[] = Array.from({ length: 12 }, (_, i) => ({ hook: 'blocks.0.hook_resid_pre', layer: 0, index: 4 + i, r: 0.5, nmd: 1 + i, rank: i + 1 }));
+    const c = matchedControl(emb, full, 'toMem', 3);
+    expect(c.every((x) => x.index >= 4)).toBe(true); // never a constant position
+    expect(matchedControl(topFull, full, 'toGen', 5)).toEqual(matchedControl(topFull, full, 'toGen', 5));
+    expect(() => matchedControl(topFull, hooks.slice(0, 1), 'toGen', 1)).toThrow(/not among the hooks given/);
+  });
+});
+
+describe('direction control', () => {
+  it('is the full-width mean difference of each targeted hook, at the targeted shift\'s norm, signed by the direction', () => {
+    for (const dir of ['toGen', 'toMem'] as const) {
+      const d = directionControl(topFull, full, dir);
+      const own = targetedShifts(topFull, dir);
+      for (const [i, h] of full.entries()) {
+        const mine = d.filter((x) => x.hook === h.name), theirs = own.filter((x) => x.hook === h.name);
+        if (!theirs.length) { expect(mine.length).toBe(0); continue; } // only the targeted hooks
+        expect(Math.hypot(...mine.map((x) => x.shift))).toBeCloseTo(Math.hypot(...theirs.map((x) => x.shift)), 5);
+        // parallel to sign x NMD: shift / NMD is one positive constant for toMem, negative for toGen
+        const ratios = mine.map((x) => x.shift / nmdOf(i)[x.index]);
+        for (const q of ratios) expect(q).toBeCloseTo(ratios[0], 5);
+        expect(Math.sign(ratios[0])).toBe(dir === 'toMem' ? 1 : -1);
+        expect(mine.length).toBe(16);
+      }
+    }
+    expect(controlShifts('direction', topFull, full, 'toGen', 1)).toEqual(controlShifts('direction', topFull, full, 'toGen', 99)); // no seed
+    expect(() => directionControl(topFull, hooks, 'toGen')).toThrow(/no NMD/);
+  });
+});
+
 describe('sweep', () => {
-  it('gives tables whose rows add up to 100% (targeted and control)', async () => {
+  it('gives tables whose rows add up to 100%, with every control, intervals and a verdict', async () => {
     const task = getTask('cipher');
     const m = new GPT2({ ...cfg, vocabSize: task.tokenizer().size }, initWeights({ ...cfg, vocabSize: task.tokenizer().size }, 3), task.tokenizer(), getOps('fused'));
     const items = task.evalSet(1).slice(0, 3);
-    const cells = await steeringSweep(m, task, items.slice(0, 2), items.slice(2), () => top, hooks, { alphas: [0.5, 5], topFractions: [0.05], controlSeeds: 2, decode: 'greedy', padId: task.tokenizer().padId });
+    const seen: number[] = [];
+    const cells = await steeringSweep(m, task, items.slice(0, 2), items.slice(2), () => topFull, full, { alphas: [0.5, 5], topFractions: [0.05], controlSeeds: 2, decode: 'greedy', padId: task.tokenizer().padId, bootstrapReps: 200 }, (d, t) => { seen.push(d / t); });
     expect(cells.length).toBe(4);
+    expect(seen.length).toBe(4 * (1 + 2 + 2 + 1)); // targeted, paper x2, matched x2, direction x1
+    expect(seen.at(-1)).toBe(1);
     for (const c of cells) {
       expect(c.targeted.gen + c.targeted.mem + c.targeted.other).toBeCloseTo(100, 6);
       expect(c.control.gen + c.control.mem + c.control.other).toBeCloseTo(100, 6);
       expect(c.controlSeeds).toBe(2);
+      expect(c.decode).toBe('greedy');
+      expect(c.controls!.map((k) => [k.kind, k.seeds])).toEqual([['paper', 2], ['matched', 2], ['direction', 1]]);
+      for (const k of c.controls!) {
+        expect(k.mean.gen + k.mean.mem + k.mean.other).toBeCloseTo(100, 6);
+        for (const key of ['gen', 'mem', 'other'] as const) {
+          expect(k.ci[key][0]).toBeGreaterThanOrEqual(0);
+          expect(k.ci[key][1]).toBeLessThanOrEqual(100);
+        }
+        const g = c.table === 'memToGen' ? 'gen' : 'mem';
+        expect(k.diff.goal.estimate).toBeCloseTo(c.targeted[g] - k.mean[g], 6);
+        expect(k.verdict).toBe(k.diff.goal.lo > 0 ? 'holds' : 'not shown');
+      }
+      for (const key of ['gen', 'mem', 'other'] as const) expect(c.targetedCi![key][0]).toBeLessThanOrEqual(c.targeted[key]);
     }
     expect(cells.map((c) => c.table)).toEqual(['memToGen', 'memToGen', 'genToMem', 'genToMem']);
     m.dispose();

@@ -8,7 +8,7 @@ import { hookLayer, promptTokens } from '../models/types';
 import type { ContrastivePair, EvalItem, Label, Task } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
 import { ActivationStore } from '../store/activations';
-import { StreamingStats, rankNeurons, layerDistribution, adjustAcross, type NeuronStats, type RankedNeuron } from './stats';
+import { StreamingStats, rankNeurons, layerDistribution, adjustAcross, degenerateCount, type NeuronStats, type RankedNeuron } from './stats';
 import { trainProbe } from './probe';
 
 // ---- 1. pairs ------------------------------------------------------------------------------------
@@ -153,15 +153,20 @@ export interface LayerProbe {
   trainAcc: number;
   testAcc: number;
   chance: number;
+  /** Held-out rows the test accuracy is measured on (for its Wilson interval). */
+  testRows?: number;
+  /** Informative positions the probe reads (the hook's constant ones left out). */
+  features?: number;
 }
 
 export interface NeuronAnalysis {
-  hooks: { name: string; layer: number; dim: number }[];
+  /** `degenerate`: how many of the hook's positions are constant over the recorded rows (left out of ranking and probes). */
+  hooks: { name: string; layer: number; dim: number; degenerate: number }[];
   rows: number;
   nMem: number;
   nGen: number;
   /** Per hook: NMD, r, and (if asked) Welch q-values, as plain arrays (for views and steering). */
-  stats: { hook: string; layer: number; nmd: Float32Array; r: Float32Array; meanMem: Float32Array; meanGen: Float32Array; q?: Float64Array }[];
+  stats: { hook: string; layer: number; nmd: Float32Array; r: Float32Array; meanMem: Float32Array; meanGen: Float32Array; q?: Float64Array; degenerate?: Uint8Array }[];
   top: Record<string, RankedNeuron[]>;
   layerDistribution: Record<string, { layer: number; count: number; fraction: number }[]>;
   probes: LayerProbe[];
@@ -189,11 +194,15 @@ export async function analyzeStore(
   for (const h of hooks) {
     const s = new StreamingStats(h.name, h.layer, h.dim);
     for await (const chunk of store.iterate(h.name)) s.add(chunk.data, chunk.labels);
-    stats.push(s.finish({ welch: o.welch }));
-    if (o.probe) {
+    const st = s.finish({ welch: o.welch });
+    stats.push(st);
+    // a hook whose every position is constant (the embedding at one fixed last token) gets no probe: it would
+    // score chance by construction; partly constant hooks are probed on their informative columns only
+    if (o.probe && st.degenerate!.some((d) => !d)) {
       const all = await store.readAll(h.name);
-      const p = trainProbe(all.data, all.labels, h.dim, { seed: o.probeSeed ?? 0, groups: pairGroups(all.labels) });
-      probes.push({ hook: h.name, layer: h.layer, trainAcc: p.trainAcc, testAcc: p.testAcc, chance: p.chance });
+      const { data, dim } = informativeColumns(all.data, h.dim, st.degenerate!);
+      const p = trainProbe(data, all.labels, dim, { seed: o.probeSeed ?? 0, groups: pairGroups(all.labels) });
+      probes.push({ hook: h.name, layer: h.layer, trainAcc: p.trainAcc, testAcc: p.testAcc, chance: p.chance, testRows: p.testRows, features: dim });
     }
     await progress?.(++step, hooks.length);
   }
@@ -206,15 +215,26 @@ export async function analyzeStore(
     dist[String(f)] = layerDistribution(top[String(f)], layers);
   }
   return {
-    hooks: hooks.map((h) => ({ name: h.name, layer: h.layer, dim: h.dim })),
+    hooks: hooks.map((h, i) => ({ name: h.name, layer: h.layer, dim: h.dim, degenerate: degenerateCount([stats[i]]).degenerate })),
     rows: stats[0]?.nMem + stats[0]?.nGen,
     nMem: stats[0]?.nMem ?? 0,
     nGen: stats[0]?.nGen ?? 0,
-    stats: stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, meanMem: s.meanMem, meanGen: s.meanGen, q: s.q })),
+    stats: stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, meanMem: s.meanMem, meanGen: s.meanGen, q: s.q, degenerate: s.degenerate })),
     top,
     layerDistribution: dist,
     probes,
   };
+}
+
+/** The columns of a [rows, dim] matrix that are not flagged degenerate, as a [rows, kept] matrix. */
+export function informativeColumns(X: Float32Array, dim: number, degenerate: Uint8Array): { data: Float32Array; dim: number } {
+  const keep: number[] = [];
+  for (let j = 0; j < dim; j++) if (!degenerate[j]) keep.push(j);
+  if (keep.length === dim) return { data: X, dim };
+  const rows = X.length / dim;
+  const out = new Float32Array(rows * keep.length); // (rows, kept)
+  for (let i = 0; i < rows; i++) for (let c = 0; c < keep.length; c++) out[i * keep.length + c] = X[i * dim + keep[c]];
+  return { data: out, dim: keep.length };
 }
 
 export { hookLayer };

@@ -27,6 +27,28 @@ export interface NeuronStats {
   p?: Float64Array;
   /** Benjamini-Hochberg, over all positions of the analysis (see `adjustAcross`). */
   q?: Float64Array;
+  /**
+   * 1 where the neuron is constant over all recorded rows (e.g. the embedding of the same last token at the same
+   * position in every prompt): its r is 0 and its probe at chance by construction, so ranking, top-k
+   * denominators and probes leave it out.
+   */
+  degenerate?: Uint8Array;
+}
+
+/** Constant over the rows: no spread at all, or a spread at float-rounding level of a nonzero constant. */
+export function isDegenerate(m2: number, n: number, mean: number): boolean {
+  return m2 <= 0 || Math.sqrt(m2 / n) <= 1e-6 * Math.abs(mean);
+}
+
+/** How many positions of these stats are degenerate (constant), and how many remain (informative). */
+export function degenerateCount(stats: Pick<NeuronStats, 'dim' | 'degenerate'>[]): { degenerate: number; informative: number } {
+  let d = 0;
+  let total = 0;
+  for (const s of stats) {
+    total += s.dim;
+    if (s.degenerate) for (let j = 0; j < s.dim; j++) d += s.degenerate[j];
+  }
+  return { degenerate: d, informative: total - d };
 }
 
 function checkChunk(acts: Float32Array, labels: Uint8Array, dim: number, where: string): number {
@@ -105,6 +127,7 @@ export class StreamingStats {
     const meanGen = new Float32Array(dim);
     const nmd = new Float32Array(dim);
     const r = new Float32Array(dim);
+    const degenerate = new Uint8Array(dim);
     const welch = opts.welch === true;
     const t = welch ? new Float32Array(dim) : undefined;
     const p = welch ? new Float64Array(dim) : undefined;
@@ -122,14 +145,15 @@ export class StreamingStats {
       meanMem[j] = this.shift[j] + d1;
       meanGen[j] = this.shift[j] + d0;
       nmd[j] = delta;
-      r[j] = m2 > 0 ? Math.max(-1, Math.min(1, (delta * Math.sqrt(n1 * n0)) / Math.sqrt(n * m2))) : 0;
+      degenerate[j] = isDegenerate(m2, n, this.shift[j] + (s1[j] + s0[j]) / n) ? 1 : 0;
+      r[j] = m2 > 0 && !degenerate[j] ? Math.max(-1, Math.min(1, (delta * Math.sqrt(n1 * n0)) / Math.sqrt(n * m2))) : 0;
       if (t && p) {
         const w = welchT(delta, m2c1, n1, m2c0, n0);
         t[j] = w.t;
         p[j] = w.p;
       }
     }
-    return { hook: this.hook, layer: this.layer, dim, nMem: n1, nGen: n0, meanMem, meanGen, nmd, r, t, p };
+    return { hook: this.hook, layer: this.layer, dim, nMem: n1, nGen: n0, meanMem, meanGen, nmd, r, t, p, degenerate };
   }
 }
 
@@ -243,20 +267,24 @@ export interface RankedNeuron {
 }
 
 /**
- * The top `topFraction` (e.g. 0.05, 0.10) of ALL (hook, neuron) positions by |r|, best first.
- * k = round(topFraction * total positions), at least 1. Ties keep input order (hook order, then index).
+ * The top `topFraction` (e.g. 0.05, 0.10) of all informative (hook, neuron) positions by |r|, best first.
+ * k = round(topFraction * informative positions), at least 1; degenerate (constant) positions are never picked
+ * and do not count in the denominator. Ties keep input order (hook order, then index).
  */
 export function rankNeurons(stats: NeuronStats[], topFraction: number): RankedNeuron[] {
   if (!(topFraction > 0 && topFraction <= 1)) throw new Error(`rankNeurons: topFraction must be in (0, 1] (got ${topFraction}); e.g. 0.05 for the top 5%.`);
   if (stats.length === 0) throw new Error('rankNeurons: no statistics given; run the analysis on at least one hook first.');
   let total = 0;
   for (const s of stats) total += s.dim;
-  const k = Math.max(1, Math.round(topFraction * total));
-  // Threshold = k-th largest |r|, found by a numeric typed-array sort (fast; no comparator).
+  const { informative } = degenerateCount(stats);
+  if (informative === 0) throw new Error('rankNeurons: every position is constant over the recorded rows (degenerate), so none can tell mem from gen; record other hooks or more varied prompts.');
+  const k = Math.max(1, Math.round(topFraction * informative));
+  // Threshold = k-th largest |r|, found by a numeric typed-array sort (fast; no comparator). Degenerate
+  // positions get -1, below every real |r|, so they are never picked.
   const abs = new Float32Array(total);
   let o = 0;
   for (const s of stats) {
-    for (let j = 0; j < s.dim; j++) abs[o + j] = Math.abs(s.r[j]);
+    for (let j = 0; j < s.dim; j++) abs[o + j] = s.degenerate?.[j] ? -1 : Math.abs(s.r[j]);
     o += s.dim;
   }
   const sorted = abs.slice().sort();

@@ -1,6 +1,7 @@
 // Chart data of a report: plain arrays for the viz components (pure, so it is tested in Node).
 import type { BarDatum, LineSeries, ReferenceLine } from '../viz/types';
 import type { Report } from './schema';
+import { wilson } from '../neurons/intervals';
 
 /** A vertical dashed line at the chosen checkpoint's step, spanning [lo, hi] on the y axis. */
 function chosenMark(step: number, lo: number, hi: number): LineSeries {
@@ -70,26 +71,114 @@ export function layerBars(r: Report): BarDatum[] {
     d.map((x) => ({ group: `L${x.layer}`, key: `top ${Math.round(Number(f) * 1000) / 10}%`, value: x.count })));
 }
 
-/** Probe accuracy by layer (train and held-out) and the chance line. */
+/** Wilson 95% interval of a held-out accuracy (0..1) over n rows. */
+export function probeCi(acc: number, n: number): { lo: number; hi: number } {
+  const [lo, hi] = wilson(Math.round(acc * n), n);
+  return { lo: lo / 100, hi: hi / 100 };
+}
+
+/** Probe accuracy by layer (train and held-out, the latter with its Wilson 95% interval) and the chance line. */
 export function probeBars(r: Report): { data: BarDatum[]; chance: ReferenceLine } {
   const ps = r.analysis?.probes ?? [];
   const data = ps.flatMap((p) => [
-    { group: `L${p.layer}`, key: 'held-out accuracy', value: p.testAcc },
+    { group: `L${p.layer}`, key: 'held-out accuracy', value: p.testAcc, ...(p.testRows ? probeCi(p.testAcc, p.testRows) : {}) },
     { group: `L${p.layer}`, key: 'train accuracy', value: p.trainAcc },
   ]);
   return { data, chance: { label: 'chance', value: ps.length ? Math.max(...ps.map((p) => p.chance)) : 0.5 } };
 }
 
-/** Steering bars for one table: the goal behavior's share, targeted beside the random control (± sd). */
-export function steerBars(r: Report, kind: 'memToGen' | 'genToMem'): BarDatum[] {
+type SteerCellR = NonNullable<Report['steering']>['cells'][number];
+type ControlR = NonNullable<SteerCellR['controls']>[number];
+
+/** The name of a control in tables and charts. */
+export const CONTROL_NAMES: Record<ControlR['kind'], string> = {
+  paper: 'paper control (random, ±max|NMD|)',
+  matched: 'matched control (random, same hooks and shifts)',
+  direction: 'direction control (DiffMean, same norm)',
+};
+
+/** A cell's controls; an older report has only the paper's, as mean ± sd (no intervals). */
+export function cellControls(c: SteerCellR): (Omit<ControlR, 'ci' | 'diff' | 'verdict'> & Partial<Pick<ControlR, 'ci' | 'diff' | 'verdict'>>)[] {
+  return c.controls ?? [{ kind: 'paper', seeds: c.controlSeeds, mean: c.control, sd: c.controlSd }];
+}
+
+const clamp = (v: number) => Math.min(100, Math.max(0, v));
+const groupOf = (c: SteerCellR) => `α=${c.alpha}, top ${Math.round(c.topFraction * 1000) / 10}%`;
+
+/** How the steering decodes were made, for figure titles ("beam 5", "greedy", or "decoding not recorded"). */
+export function decodeName(r: Pick<Report, 'steering'>): string {
+  const d = r.steering?.decode ?? r.steering?.cells.find((c) => c.decode)?.decode;
+  return d === 'beam' ? 'beam search (5 beams)' : d === 'greedy' ? 'greedy decoding' : 'decoding not recorded';
+}
+
+/**
+ * Steering bars for one table: the goal behavior's share, targeted beside every control, each with its 95%
+ * interval (Wilson for the targeted share, bootstrap over prompts and seeds for a control's mean). An older
+ * report's control shows mean ± sd, clamped to 0..100.
+ */
+export function steerBars(r: Pick<Report, 'steering'>, kind: 'memToGen' | 'genToMem'): BarDatum[] {
   const goal = kind === 'memToGen' ? 'gen' : 'mem';
   return (r.steering?.cells ?? []).filter((c) => c.table === kind).flatMap((c) => {
-    const group = `α=${c.alpha}, top ${Math.round(c.topFraction * 1000) / 10}%`;
+    const group = groupOf(c);
+    const t = c.targetedCi?.[goal];
     return [
-      { group, key: 'targeted', value: c.targeted[goal] },
-      { group, key: 'random control', value: c.control[goal], error: c.controlSd[goal] },
+      { group, key: 'targeted', value: c.targeted[goal], ...(t ? { lo: t[0], hi: t[1] } : {}) },
+      ...cellControls(c).map((k) => {
+        const ci = k.ci?.[goal] ?? [clamp(k.mean[goal] - k.sd[goal]), clamp(k.mean[goal] + k.sd[goal])];
+        return { group, key: CONTROL_NAMES[k.kind], value: k.mean[goal], lo: ci[0], hi: ci[1] };
+      }),
     ];
   });
+}
+
+/** Targeted minus each control on the goal share (percent points) with the 95% bootstrap interval of the difference. */
+export function steerDiffBars(r: Pick<Report, 'steering'>, kind: 'memToGen' | 'genToMem'): BarDatum[] {
+  return (r.steering?.cells ?? []).filter((c) => c.table === kind).flatMap((c) =>
+    (c.controls ?? []).map((k) => ({ group: groupOf(c), key: `minus ${k.kind} control`, value: k.diff.goal.estimate, lo: k.diff.goal.lo, hi: k.diff.goal.hi })));
+}
+
+export interface SteeringClaim {
+  table: 'memToGen' | 'genToMem';
+  alpha: number;
+  topFraction: number;
+  control: ControlR['kind'];
+  prompts: number;
+  seeds: number;
+  targeted: number;
+  controlShare: number;
+  estimate: number;
+  lo: number;
+  hi: number;
+  verdict: ControlR['verdict'];
+}
+
+/** Every (cell, control) comparison with its difference, interval and verdict: what a report may claim. */
+export function steeringClaims(r: Pick<Report, 'steering'>): SteeringClaim[] {
+  return (r.steering?.cells ?? []).flatMap((c) => {
+    const goal = c.table === 'memToGen' ? 'gen' : 'mem';
+    return (c.controls ?? []).map((k) => ({
+      table: c.table, alpha: c.alpha, topFraction: c.topFraction, control: k.kind, prompts: c.prompts, seeds: k.seeds,
+      targeted: c.targeted[goal], controlShare: k.mean[goal], estimate: k.diff.goal.estimate, lo: k.diff.goal.lo, hi: k.diff.goal.hi, verdict: k.verdict,
+    }));
+  });
+}
+
+/** One sentence per steering table: in how many settings the targeted set beats each control (interval above 0). */
+export function steeringSummary(r: Pick<Report, 'steering'>): string[] {
+  const claims = steeringClaims(r);
+  if (!claims.length) return [];
+  const out: string[] = [];
+  for (const table of ['memToGen', 'genToMem'] as const) {
+    const name = table === 'memToGen' ? 'Mem → Gen (% gen)' : 'Gen → Mem (% mem)';
+    for (const kind of ['paper', 'matched', 'direction'] as const) {
+      const cs = claims.filter((c) => c.table === table && c.control === kind);
+      if (!cs.length) continue;
+      const held = cs.filter((c) => c.verdict === 'holds');
+      const where = held.map((c) => `α=${c.alpha} top ${Math.round(c.topFraction * 1000) / 10}%`).join(', ');
+      out.push(`${name}, targeted vs ${kind} control: ${held.length ? `holds in ${held.length} of ${cs.length} settings (${where})` : `not shown in any of ${cs.length} settings`}; ${cs[0].prompts} prompts, ${cs[0].seeds} control run${cs[0].seeds === 1 ? '' : 's'}, ${decodeName(r)}.`);
+    }
+  }
+  return out;
 }
 
 /** Consistency: Jaccard of the top sets beside random sets, and Spearman of |r|, per comparison. */

@@ -4,6 +4,7 @@
 import { canvasLayers, renderPng, svgToString } from '../viz/export';
 import type { Report } from './schema';
 import { reportTables, type ReportTable } from './tables';
+import { decodeName, steeringSummary } from './figures';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
@@ -43,6 +44,13 @@ function tableHtml(t: ReportTable): string {
 }
 
 /** Summary lines (what, which model, how much data) as [term, value] pairs; shared by the page and the HTML. */
+/** Whether the chosen checkpoint is the run's last evaluation (the rule may have picked what the budget allowed). */
+export function chosenIsLast(r: Report): boolean {
+  const t = r.training;
+  if (!t?.chosen || t.evals.length < 2) return false;
+  return t.chosen.step >= Math.max(...t.evals.map((e) => e.step));
+}
+
 export function reportSummary(r: Report): [string, string][] {
   const out: [string, string][] = [
     ['task', r.model.mixed ? `${r.task} (analyzed), of a model trained on ${r.model.mixed.join(' + ')} mixed` : r.task],
@@ -51,7 +59,8 @@ export function reportSummary(r: Report): [string, string][] {
   ];
   const c = r.training?.chosen;
   if (c) out.push(['chosen checkpoint', `step ${c.step} (${c.decode}): ${c.mem} mem, ${c.gen} gen, ${c.other} other of ${c.total}` +
-    (c.byTask ? ` (${Object.entries(c.byTask).map(([t, x]) => `${t}: ${x.mem} mem, ${x.gen} gen, ${x.other} other of ${x.total}`).join('; ')})` : '')]);
+    (c.byTask ? ` (${Object.entries(c.byTask).map(([t, x]) => `${t}: ${x.mem} mem, ${x.gen} gen, ${x.other} other of ${x.total}`).join('; ')})` : '') +
+    (chosenIsLast(r) ? '. This is the run\'s last evaluation: the rule picked what the step budget allowed, and a longer run may score higher (continue training to check)' : '')]);
   if (r.pairs) {
     const p = r.pairs;
     out.push(['contrastive pairs', `${p.kept} kept of ${p.tried} tried (flip rate ${(100 * p.flipRate).toFixed(1)}%, stopped by ${p.stoppedBy}); ` +
@@ -59,11 +68,18 @@ export function reportSummary(r: Report): [string, string][] {
   }
   if (r.analysis) {
     const a = r.analysis;
-    out.push(['analysis', `${a.nMem} mem and ${a.nGen} gen prompts; ${a.hooks.length} hooks, ${a.hooks.reduce((s, h) => s + h.dim, 0)} neuron positions; ${a.top.length} top neurons listed`]);
+    const all = a.hooks.reduce((s, h) => s + h.dim, 0);
+    const deg = a.hooks.some((h) => h.degenerate !== undefined) ? a.hooks.reduce((s, h) => s + (h.degenerate ?? 0), 0) : null;
+    out.push(['analysis', `${a.nMem} mem and ${a.nGen} gen prompts; ${a.hooks.length} hooks, ${all} neuron positions` +
+      (deg === null ? '' : ` (${deg} constant over the recorded rows, left out of ranking, top-k and probes: ${all - deg} informative)`) + `; ${a.top.length} top neurons listed`]);
   }
   if (r.steering) {
     const b = r.steering.baseline;
-    out.push(['steering baseline', `${b.gen} gen, ${b.mem} mem, ${b.other} other of ${b.total} validation prompts`]);
+    const p = r.steering.pool;
+    out.push(['steering baseline', p
+      ? `${b.total} fresh prompts (seed ${p.seed}, none in training, validation or pairs), ${decodeName(r)}: ${b.gen} gen, ${b.mem} mem, ${b.other} other; up to ${p.perDirection} of each steered`
+      : `${b.gen} gen, ${b.mem} mem, ${b.other} other of ${b.total} validation prompts (${decodeName(r)})`]);
+    steeringSummary(r).forEach((line, i) => out.push([i ? '' : 'steering claims (95% intervals)', line]));
   }
   return out;
 }

@@ -31,6 +31,21 @@ const evalCounts = z
   .object({ mem: count, gen: count, other: count, total: count, byTask: z.record(z.string(), plainCounts).optional(), step, decode: z.string() })
   .refine((c) => c.mem + c.gen + c.other <= c.total, { message: 'mem + gen + other must not exceed total' });
 const shares = z.object({ gen: percent, mem: percent, other: percent });
+/** A 95% interval, percent. */
+const interval = z.tuple([percent, percent]);
+const shareIntervals = z.object({ gen: interval, mem: interval, other: interval });
+/** A difference of two shares, percent points. */
+const points = z.number().min(-100 - SLACK).max(100 + SLACK);
+const diff = z.object({ estimate: points, lo: points, hi: points });
+const decodeMode = z.enum(['greedy', 'beam']);
+/** One control beside the targeted set (issue 16): shares over seeds, intervals, the difference and its verdict. */
+const controlCell = z.object({
+  kind: z.enum(['paper', 'matched', 'direction']),
+  seeds: count,
+  mean: shares, sd: z.object({ gen: z.number().nonnegative(), mem: z.number().nonnegative(), other: z.number().nonnegative() }), ci: shareIntervals,
+  diff: z.object({ goal: diff, other: diff }),
+  verdict: z.enum(['holds', 'not shown']),
+});
 
 export const reportSchema = z.object({
   kind: z.literal('memgen-report'),
@@ -61,24 +76,35 @@ export const reportSchema = z.object({
     .nullable(),
   analysis: z
     .object({
-      hooks: z.array(z.object({ name: z.string(), layer: count, dim: count })),
+      /** degenerate: positions constant over the recorded rows, left out of ranking, top-k denominators and probes. */
+      hooks: z.array(z.object({ name: z.string(), layer: count, dim: count, degenerate: count.optional() })),
       nMem: count,
       nGen: count,
       /** Per hook, Pearson r of every neuron (the neuron map) and NMD. */
       r: z.array(z.array(correlation)),
       nmd: z.array(z.array(z.number())),
       layerDistribution: z.record(z.string(), z.array(z.object({ layer: count, count, fraction }))),
-      probes: z.array(z.object({ hook: z.string(), layer: count, trainAcc: fraction, testAcc: fraction, chance: fraction })),
+      probes: z.array(z.object({ hook: z.string(), layer: count, trainAcc: fraction, testAcc: fraction, chance: fraction, testRows: count.optional(), features: count.optional() })),
       top: z.array(z.object({ hook: z.string(), layer: count, index: count, r: correlation, nmd: z.number(), rank: z.number().int().positive(), q: fraction.optional() })),
     })
     .nullable(),
   steering: z
     .object({
       baseline: counts,
+      /** How every steering decode was made (older reports: not recorded). */
+      decode: decodeMode.optional(),
+      /** The prompts steered: a fresh seeded set decoded without steering, every label counted. */
+      pool: z.object({
+        source: z.literal('fresh'), seed: count, decode: decodeMode, counts, excluded: count, perDirection: count,
+      }).optional(),
       cells: z.array(
         z.object({
           table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: fraction, neurons: count, prompts: count,
-          targeted: shares, control: shares, controlSd: shares, controlSeeds: count,
+          decode: decodeMode.optional(),
+          targeted: shares, targetedCi: shareIntervals.optional(),
+          /** The first control (paper's), kept for older readers; `controls` has all of them. */
+          control: shares, controlSd: shares, controlSeeds: count,
+          controls: z.array(controlCell).optional(),
         }),
       ),
     })

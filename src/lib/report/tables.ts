@@ -2,6 +2,7 @@
 // downloads as CSV. A column gives the raw value (what the CSV holds) and, optionally, how it shows on screen.
 import { csvFormatRows } from 'd3';
 import type { Report } from './schema';
+import { cellControls, decodeName, probeCi } from './figures';
 
 type Cell = string | number;
 
@@ -59,27 +60,60 @@ function table<T>(id: string, title: string, rows: readonly T[], cols: Col<T>[],
 
 type Cells = NonNullable<Report['steering']>['cells'];
 
-/** Steering rows of one table: targeted shares, then the random control as mean ± sd over its seeds (percent). */
-function steeringTable(kind: 'memToGen' | 'genToMem', cells: Cells): ReportTable {
+const ci1 = (i: [number, number] | undefined) => (i ? ` [${i[0].toFixed(1)}, ${i[1].toFixed(1)}]` : '');
+const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}`;
+
+/**
+ * Steering rows of one table: the targeted shares with Wilson 95% intervals, then per control its goal and
+ * "other" shares (mean over seeds with a bootstrap 95% interval; an older report: mean ± sd) and the targeted
+ * minus control difference on the goal share with its 95% interval and verdict ("holds" only where the interval
+ * excludes 0).
+ */
+export function steeringTable(kind: 'memToGen' | 'genToMem', cells: Cells, decode?: string): ReportTable {
   const rows = cells.filter((c) => c.table === kind);
-  const title = kind === 'memToGen'
+  const goal = kind === 'memToGen' ? 'gen' : 'mem';
+  const title = (kind === 'memToGen'
     ? 'Steering Mem → Gen (memorized prompts shifted along −NMD)'
-    : 'Steering Gen → Mem (rule-following prompts shifted along +NMD)';
-  const ctl = (k: 'gen' | 'mem' | 'other') => ({
-    label: `control % ${k}`, value: (c: Cells[number]) => c.control[k], show: (c: Cells[number]) => `${pct1(c.control[k])} ± ${c.controlSd[k].toFixed(1)}`,
+    : 'Steering Gen → Mem (rule-following prompts shifted along +NMD)') + (decode ? ` · ${decode}` : '');
+  const kinds = [...new Set(rows.flatMap((c) => cellControls(c).map((k) => k.kind)))];
+  const ctl = (c: Cells[number], k: string) => cellControls(c).find((x) => x.kind === k);
+  const tcol = (k: 'gen' | 'mem' | 'other'): Col<Cells[number]>[] => [
+    { label: `% ${k}`, value: (c) => c.targeted[k], show: (c) => pct1(c.targeted[k]) + ci1(c.targetedCi?.[k]) },
+    { label: `% ${k} lo`, value: (c) => c.targetedCi?.[k][0] ?? '', csvOnly: true },
+    { label: `% ${k} hi`, value: (c) => c.targetedCi?.[k][1] ?? '', csvOnly: true },
+  ];
+  const ccols = kinds.flatMap((kd): Col<Cells[number]>[] => {
+    const share = (k: 'gen' | 'mem' | 'other'): Col<Cells[number]> => ({
+      label: `${kd} control % ${k}`, value: (c) => ctl(c, kd)?.mean[k] ?? '',
+      show: (c) => { const x = ctl(c, kd); return !x ? '' : x.ci ? pct1(x.mean[k]) + ci1(x.ci[k]) : `${pct1(x.mean[k])} ± ${x.sd[k].toFixed(1)}`; },
+    });
+    return [
+      share(goal), share('other'),
+      { label: `${kd} control sd ${goal}`, value: (c) => ctl(c, kd)?.sd[goal] ?? '', csvOnly: true },
+      { label: `${kd} control sd other`, value: (c) => ctl(c, kd)?.sd.other ?? '', csvOnly: true },
+      { label: `${kd} control runs`, value: (c) => ctl(c, kd)?.seeds ?? '', csvOnly: true },
+      {
+        label: `targeted − ${kd}, % ${goal}`, value: (c) => ctl(c, kd)?.diff?.goal.estimate ?? '',
+        show: (c) => { const d = ctl(c, kd)?.diff?.goal; return d ? `${signed(d.estimate)} [${d.lo.toFixed(1)}, ${d.hi.toFixed(1)}]` : ''; },
+      },
+      { label: `targeted − ${kd} lo`, value: (c) => ctl(c, kd)?.diff?.goal.lo ?? '', csvOnly: true },
+      { label: `targeted − ${kd} hi`, value: (c) => ctl(c, kd)?.diff?.goal.hi ?? '', csvOnly: true },
+      { label: `vs ${kd}`, value: (c) => ctl(c, kd)?.verdict ?? '' },
+    ];
   });
-  const sd = (k: 'gen' | 'mem' | 'other') => ({ label: `control sd ${k}`, value: (c: Cells[number]) => c.controlSd[k], csvOnly: true });
   return table(`steering-${kind}`, title, rows, [
     { label: 'α', value: (c) => c.alpha },
     { label: 'top fraction', value: (c) => c.topFraction, show: (c) => frac(c.topFraction) },
     { label: 'neurons', value: (c) => c.neurons },
     { label: 'prompts', value: (c) => c.prompts },
-    { label: '% gen', value: (c) => c.targeted.gen, show: (c) => pct1(c.targeted.gen) },
-    { label: '% mem', value: (c) => c.targeted.mem, show: (c) => pct1(c.targeted.mem) },
-    { label: '% other', value: (c) => c.targeted.other, show: (c) => pct1(c.targeted.other) },
-    ctl('gen'), ctl('mem'), ctl('other'), sd('gen'), sd('mem'), sd('other'),
-    { label: 'control seeds', value: (c) => c.controlSeeds },
-  ], 'Targeted: the top neurons shifted by α × NMD. Control: as many random neurons shifted by the same amounts (mean ± sd over seeds).');
+    { label: 'decode', value: (c) => c.decode ?? decode ?? '', csvOnly: true },
+    ...tcol('gen'), ...tcol('mem'), ...tcol('other'),
+    ...ccols,
+  ], 'Targeted: the top neurons shifted by α × NMD (Wilson 95% intervals). Controls: paper = as many random positions of all hooks, '
+    + 'uniform shifts within ±max|NMD| (the authors\' control); matched = random informative positions of the same hooks, given the '
+    + 'targeted set\'s own shift values; direction = the mean-difference direction over each targeted hook\'s full width at the '
+    + 'targeted shift\'s norm. Control shares: mean over runs [bootstrap 95% over prompts and seeds]. "targeted − control": '
+    + 'percent points [95% bootstrap]; "holds" only where the interval lies above 0, else "not shown".');
 }
 
 /** Every table the report has data for, in page order. Empty sections are left out. */
@@ -112,10 +146,20 @@ export function reportTables(r: Report): ReportTable[] {
       { label: 'layer', value: (d) => d.layer }, { label: 'count', value: (d) => d.count },
       { label: 'fraction', value: (d) => d.fraction, show: (d) => frac(d.fraction) },
     ]));
+    if (a.hooks.some((h) => h.degenerate !== undefined)) {
+      const d = a.hooks.reduce((x, h) => x + (h.degenerate ?? 0), 0), all = a.hooks.reduce((x, h) => x + h.dim, 0);
+      out.push(table('positions', `Neuron positions: ${all - d} informative, ${d} constant (degenerate) of ${all}`, a.hooks, [
+        { label: 'hook', value: (h) => h.name }, { label: 'layer', value: (h) => h.layer }, { label: 'positions', value: (h) => h.dim },
+        { label: 'constant (left out)', value: (h) => h.degenerate ?? '' },
+      ], 'A position constant over every recorded row (e.g. the embedding of the same last token at the same place) cannot tell mem from gen: '
+        + 'it is left out of the ranking, the top-k denominator and the probes (a hook with no informative position gets no probe).'));
+    }
     out.push(table('probes', 'Linear probes (mem vs gen) by layer', a.probes, [
       { label: 'hook', value: (p) => p.hook }, { label: 'layer', value: (p) => p.layer },
       { label: 'train accuracy', value: (p) => p.trainAcc, show: (p) => frac(p.trainAcc) },
-      { label: 'held-out accuracy', value: (p) => p.testAcc, show: (p) => frac(p.testAcc) },
+      { label: 'held-out accuracy', value: (p) => p.testAcc, show: (p) => frac(p.testAcc) + (p.testRows ? (({ lo, hi }) => ` [${(100 * lo).toFixed(1)}, ${(100 * hi).toFixed(1)}]`)(probeCi(p.testAcc, p.testRows)) : '') },
+      { label: 'held-out rows', value: (p) => p.testRows ?? '', csvOnly: true },
+      { label: 'features', value: (p) => p.features ?? '', csvOnly: true },
       { label: 'chance', value: (p) => p.chance, show: (p) => frac(p.chance) },
     ]));
     out.push(table('top-neurons', 'Top neurons by |r|', a.top, [
@@ -125,8 +169,17 @@ export function reportTables(r: Report): ReportTable[] {
     ], 'r: Pearson correlation of the activation with the label (mem = 1); NMD: mean activation on mem minus on gen.'));
   }
   if (r.steering) {
+    const p = r.steering.pool;
+    if (p) {
+      out.push(table('steering-prompts', 'Prompts steered: a fresh seeded set, decoded without steering', [p], [
+        { label: 'source', value: (x) => `${x.source} (seed ${x.seed})` }, { label: 'decode', value: (x) => x.decode },
+        { label: 'decoded', value: (x) => x.counts.total }, { label: 'mem', value: (x) => x.counts.mem }, { label: 'gen', value: (x) => x.counts.gen },
+        { label: 'other', value: (x) => x.counts.other }, { label: 'left out (train / validation / pair prompts, repeats)', value: (x) => x.excluded },
+        { label: 'steered per table (at most)', value: (x) => x.perDirection },
+      ], 'Every decoded prompt is counted: Mem → Gen steers prompts answered mem here (those already answered gen are the "gen" count), Gen → Mem those answered gen.'));
+    }
     for (const k of ['memToGen', 'genToMem'] as const) {
-      if (r.steering.cells.some((c) => c.table === k)) out.push(steeringTable(k, r.steering.cells));
+      if (r.steering.cells.some((c) => c.table === k)) out.push(steeringTable(k, r.steering.cells, decodeName(r)));
     }
   }
   if (r.consistency.length) {

@@ -1,15 +1,38 @@
-// Steering experiments: the "Mem -> Gen" and "Gen -> Mem" tables over alpha x top fraction, each beside the
-// random control repeated over seeds; and consistency (overlap, rank correlation, cross-steering).
+// Steering experiments: the "Mem -> Gen" and "Gen -> Mem" tables over alpha x top fraction, each beside three
+// controls (paper, matched, direction; the random ones repeated over seeds) with 95% intervals on every share and
+// on the targeted-minus-control difference; and consistency (overlap, rank correlation, cross-steering).
 import type { HookedModel } from '../models/types';
 import type { EvalItem, Label, Task } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
 import type { RankedNeuron } from '../neurons/stats';
-import { randomControl, steeringHooks, targetedShifts, type Direction, type NeuronShift } from './steer';
+import { CONTROL_KINDS, controlShifts, randomControl, steeringHooks, targetedShifts, type ControlHook, type ControlKind, type Direction, type NeuronShift } from './steer';
+import { bootstrapDiff, verdict, wilson, type DiffInterval, type Interval, type Verdict } from '../neurons/intervals';
 
 export interface Shares {
   gen: number;
   mem: number;
   other: number;
+}
+
+export type ShareIntervals = Record<keyof Shares, Interval>;
+
+/** One control of one cell: its shares over seeds, and the targeted set's margin over it with a 95% interval. */
+export interface ControlCell {
+  kind: ControlKind;
+  /** Control runs (seeds); the direction control is deterministic and runs once. */
+  seeds: number;
+  /** Mean and standard deviation over seeds of the percentages. */
+  mean: Shares;
+  sd: Shares;
+  /** 95% bootstrap interval of the mean (prompts and seeds resampled), percent. */
+  ci: ShareIntervals;
+  /**
+   * Targeted minus control, percent points, with a 95% bootstrap interval (prompts and seeds resampled):
+   * on the goal share (gen for Mem -> Gen, mem for Gen -> Mem) and on "other" (broken outputs).
+   */
+  diff: { goal: { estimate: number; lo: number; hi: number }; other: { estimate: number; lo: number; hi: number } };
+  /** "holds" only where the goal difference's interval lies above 0. */
+  verdict: Verdict;
 }
 
 export interface SteerCell {
@@ -18,21 +41,34 @@ export interface SteerCell {
   topFraction: number;
   neurons: number;
   prompts: number;
+  /** How the prompts were decoded (greedy or beam). */
+  decode?: DecodeMode;
   /** Percentages after steering with the found neurons. */
   targeted: Shares;
-  /** Random control: mean and standard deviation of the percentages over seeds. */
+  /** Wilson 95% intervals of the targeted percentages. */
+  targetedCi?: ShareIntervals;
+  /** The first control (paper's by default): mean and standard deviation of the percentages over seeds. */
   control: Shares;
   controlSd: Shares;
   controlSeeds: number;
+  /** Every control run, each beside the targeted set with the interval of the difference. */
+  controls?: ControlCell[];
 }
 
 export interface SteerSweepOptions {
   alphas: number[];
   topFractions: number[];
+  /** Seeds per random control (paper, matched); default 10. */
   controlSeeds: number;
+  /** Which controls (default all three). */
+  controls?: ControlKind[];
   decode: DecodeMode;
   padId?: number;
+  /** Bootstrap replicates for the intervals (default 2000). */
+  bootstrapReps?: number;
 }
+
+const KEYS: (keyof Shares)[] = ['gen', 'mem', 'other'];
 
 function pct(labels: Label[]): Shares {
   const n = Math.max(1, labels.length);
@@ -42,14 +78,37 @@ function pct(labels: Label[]): Shares {
 }
 
 function meanSd(xs: Shares[]): { mean: Shares; sd: Shares } {
-  const keys: (keyof Shares)[] = ['gen', 'mem', 'other'];
   const mean = { gen: 0, mem: 0, other: 0 };
   const sd = { gen: 0, mem: 0, other: 0 };
-  for (const k of keys) {
+  for (const k of KEYS) {
     mean[k] = xs.reduce((a, x) => a + x[k], 0) / Math.max(1, xs.length);
-    sd[k] = Math.sqrt(xs.reduce((a, x) => a + (x[k] - mean[k]) ** 2, 0) / Math.max(1, xs.length - 1));
+    sd[k] = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x[k] - mean[k]) ** 2, 0) / (xs.length - 1)) : 0;
   }
   return { mean, sd };
+}
+
+function wilsonShares(labels: Label[]): ShareIntervals {
+  const n = labels.length;
+  const c = { gen: 0, mem: 0, other: 0 };
+  for (const l of labels) c[l] += 1;
+  return { gen: wilson(c.gen, n), mem: wilson(c.mem, n), other: wilson(c.other, n) };
+}
+
+/** The targeted labels against one control's labels per seed: shares, intervals, the difference and the verdict. */
+export function compareControl(kind: ControlKind, goal: 'gen' | 'mem', targeted: Label[], runs: Label[][], reps = 2000): ControlCell {
+  const ind = (ls: Label[], k: Label) => Uint8Array.from(ls, (l) => (l === k ? 1 : 0));
+  const { mean, sd } = meanSd(runs.map(pct));
+  const ci = {} as ShareIntervals;
+  let goalDiff!: DiffInterval;
+  let otherDiff!: DiffInterval;
+  for (const k of KEYS) {
+    const d = bootstrapDiff(ind(targeted, k), runs.map((r) => ind(r, k)), { reps, seed: 7 });
+    ci[k] = [d.control.lo, d.control.hi];
+    if (k === goal) goalDiff = d;
+    if (k === 'other') otherDiff = d;
+  }
+  const pick = (d: DiffInterval) => ({ estimate: d.estimate, lo: d.lo, hi: d.hi });
+  return { kind, seeds: runs.length, mean, sd, ci, diff: { goal: pick(goalDiff), other: pick(otherDiff) }, verdict: verdict(goalDiff) };
 }
 
 export async function decodeWithShifts(model: HookedModel, task: Task, items: EvalItem[], shifts: NeuronShift[], alpha: number, dims: Record<string, number>, decode: DecodeMode, padId?: number) {
@@ -58,7 +117,8 @@ export async function decodeWithShifts(model: HookedModel, task: Task, items: Ev
 
 /**
  * Runs the sweep. `memItems` were labeled mem without steering (steered toward gen), `genItems` gen (toward mem).
- * `rank(f)` gives the top fraction f of the ranking; `hooks` lists every neuron location (for the control).
+ * `rank(f)` gives the top fraction f of the ranking; `hooks` lists every neuron location (for the controls; the
+ * matched and direction controls need each hook's NMD and constant positions).
  */
 export async function steeringSweep(
   model: HookedModel,
@@ -66,35 +126,46 @@ export async function steeringSweep(
   memItems: EvalItem[],
   genItems: EvalItem[],
   rank: (fraction: number) => RankedNeuron[],
-  hooks: { name: string; dim: number }[],
+  hooks: ControlHook[],
   o: SteerSweepOptions,
   progress?: (done: number, total: number) => Promise<void> | void,
 ): Promise<SteerCell[]> {
   const dims = Object.fromEntries(hooks.map((h) => [h.name, h.dim]));
+  const kinds = o.controls ?? [...CONTROL_KINDS];
+  if (!kinds.length) throw new Error('steeringSweep: name at least one control (paper, matched, direction); a steering figure without a control shows nothing.');
+  if (!(Number.isInteger(o.controlSeeds) && o.controlSeeds >= 1)) throw new Error(`steeringSweep: controlSeeds must be a whole number >= 1 (got ${o.controlSeeds}).`);
+  const runsOf = (k: ControlKind) => (k === 'direction' ? 1 : o.controlSeeds);
   const cells: SteerCell[] = [];
   const plan: Array<[SteerCell['table'], EvalItem[], Direction]> = [
     ['memToGen', memItems, 'toGen'],
     ['genToMem', genItems, 'toMem'],
   ];
-  const total = plan.filter(([, it]) => it.length).length * o.alphas.length * o.topFractions.length * (1 + o.controlSeeds);
+  const perCell = 1 + kinds.reduce((a, k) => a + runsOf(k), 0);
+  const total = plan.filter(([, it]) => it.length).length * o.alphas.length * o.topFractions.length * perCell;
   let done = 0;
   for (const [table, items, dir] of plan) {
     if (!items.length) continue;
+    const goal = table === 'memToGen' ? 'gen' : 'mem';
     for (const f of o.topFractions) {
       const top = rank(f);
       for (const alpha of o.alphas) {
-        const t = await decodeWithShifts(model, task, items, targetedShifts(top, dir), alpha, dims, o.decode, o.padId);
+        const t = (await decodeWithShifts(model, task, items, targetedShifts(top, dir), alpha, dims, o.decode, o.padId)).outputs.map((x) => x.label);
         await progress?.(++done, total);
-        const ctrl: Shares[] = [];
-        for (let s = 0; s < o.controlSeeds; s++) {
-          const c = await decodeWithShifts(model, task, items, randomControl(top, hooks, 1000 + s), alpha, dims, o.decode, o.padId);
-          ctrl.push(pct(c.outputs.map((x) => x.label)));
-          await progress?.(++done, total);
+        const controls: ControlCell[] = [];
+        for (const kind of kinds) {
+          const runs: Label[][] = [];
+          for (let s = 0; s < runsOf(kind); s++) {
+            const c = await decodeWithShifts(model, task, items, controlShifts(kind, top, hooks, dir, 1000 + s), alpha, dims, o.decode, o.padId);
+            runs.push(c.outputs.map((x) => x.label));
+            await progress?.(++done, total);
+          }
+          controls.push(compareControl(kind, goal, t, runs, o.bootstrapReps));
         }
-        const { mean, sd } = meanSd(ctrl);
+        const first = controls[0];
         cells.push({
-          table, alpha, topFraction: f, neurons: top.length, prompts: items.length,
-          targeted: pct(t.outputs.map((x) => x.label)), control: mean, controlSd: sd, controlSeeds: o.controlSeeds,
+          table, alpha, topFraction: f, neurons: top.length, prompts: items.length, decode: o.decode,
+          targeted: pct(t), targetedCi: wilsonShares(t),
+          control: first.mean, controlSd: first.sd, controlSeeds: first.seeds, controls,
         });
       }
     }
@@ -103,9 +174,21 @@ export async function steeringSweep(
 }
 
 export function sweepToCsv(cells: SteerCell[]): string {
-  const head = 'table,alpha,top_fraction,neurons,prompts,targeted_gen,targeted_mem,targeted_other,control_gen,control_mem,control_other,control_gen_sd,control_mem_sd,control_other_sd,control_seeds';
+  const head = 'table,decode,alpha,top_fraction,neurons,prompts,targeted_gen,targeted_mem,targeted_other,targeted_goal_lo,targeted_goal_hi,control,control_seeds,control_gen,control_mem,control_other,control_gen_sd,control_mem_sd,control_other_sd,diff_goal,diff_goal_lo,diff_goal_hi,diff_other,diff_other_lo,diff_other_hi,verdict';
   const f = (x: number) => x.toFixed(2);
-  return [head, ...cells.map((c) => [c.table, c.alpha, c.topFraction, c.neurons, c.prompts, f(c.targeted.gen), f(c.targeted.mem), f(c.targeted.other), f(c.control.gen), f(c.control.mem), f(c.control.other), f(c.controlSd.gen), f(c.controlSd.mem), f(c.controlSd.other), c.controlSeeds].join(','))].join('\n');
+  const rows: string[] = [];
+  for (const c of cells) {
+    const goal = c.table === 'memToGen' ? 'gen' : 'mem';
+    const ci = c.targetedCi?.[goal];
+    const base = [c.table, c.decode ?? '', c.alpha, c.topFraction, c.neurons, c.prompts, f(c.targeted.gen), f(c.targeted.mem), f(c.targeted.other), ci ? f(ci[0]) : '', ci ? f(ci[1]) : ''];
+    const ctrls: ControlCell[] = c.controls ?? [{ kind: 'paper', seeds: c.controlSeeds, mean: c.control, sd: c.controlSd } as ControlCell];
+    for (const k of ctrls) {
+      const d = k.diff;
+      rows.push([...base, k.kind, k.seeds, f(k.mean.gen), f(k.mean.mem), f(k.mean.other), f(k.sd.gen), f(k.sd.mem), f(k.sd.other),
+        d ? f(d.goal.estimate) : '', d ? f(d.goal.lo) : '', d ? f(d.goal.hi) : '', d ? f(d.other.estimate) : '', d ? f(d.other.lo) : '', d ? f(d.other.hi) : '', k.verdict ?? ''].join(','));
+    }
+  }
+  return [head, ...rows].join('\n');
 }
 
 /**

@@ -9,6 +9,28 @@ import { Rng, deriveSeed } from '../util/rng';
 
 export type Direction = 'toMem' | 'toGen';
 
+/**
+ * The controls every targeted shift is compared with (METHOD.md section 5):
+ *   paper     - the authors' random control: random positions of all hooks, uniform shifts in +-max|NMD|;
+ *   matched   - random informative positions of the same hooks, as many per hook as the targeted set has there,
+ *               each given one of the targeted set's own shift values on that hook (a random assignment):
+ *               same size, same layer profile, other neurons;
+ *   direction - the mean-difference (DiffMean) direction of each targeted hook's full width, scaled to the L2
+ *               norm of the targeted shift on that hook: is a set of neurons better than a direction?
+ */
+export type ControlKind = 'paper' | 'matched' | 'direction';
+export const CONTROL_KINDS: readonly ControlKind[] = ['paper', 'matched', 'direction'];
+
+/** A neuron location for the controls: its width and, for matched and direction, its NMD and constant positions. */
+export interface ControlHook {
+  name: string;
+  dim: number;
+  /** NMD of every position of the hook (mem mean minus gen mean); needed by the direction control. */
+  nmd?: ArrayLike<number>;
+  /** 1 where the position is constant over the recorded rows; matched and direction leave those out. */
+  degenerate?: ArrayLike<number>;
+}
+
 /** One neuron to shift: where, and by how much before alpha. */
 export interface NeuronShift {
   hook: string;
@@ -42,6 +64,69 @@ export function randomControl(top: RankedNeuron[], hooks: { name: string; dim: n
     out.push({ hook: hooks[h].name, index: rest, shift: (2 * r() - 1) * M });
   }
   return out;
+}
+
+function byHook<T extends { hook: string }>(xs: T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(x.hook, [...(m.get(x.hook) ?? []), x]);
+  return m;
+}
+
+function hookOf(hooks: ControlHook[], name: string, what: string): ControlHook {
+  const h = hooks.find((x) => x.name === name);
+  if (!h) throw new Error(`${what}: the targeted set uses ${name}, which is not among the hooks given (${hooks.map((x) => x.name).join(', ')}).`);
+  return h;
+}
+
+/**
+ * The matched control: per hook of the targeted set, as many random informative positions (not constant, not in
+ * the targeted set while others remain) as the set has there, each given one of the set's own shift values on
+ * that hook in a random order. So the intervention has the targeted one's size and layer profile.
+ */
+export function matchedControl(top: RankedNeuron[], hooks: ControlHook[], direction: Direction, seed: number): NeuronShift[] {
+  const g = new Rng(deriveSeed(seed, 'matched-control'));
+  const out: NeuronShift[] = [];
+  for (const [name, list] of byHook(targetedShifts(top, direction))) {
+    const h = hookOf(hooks, name, 'matchedControl');
+    const taken = new Set(list.map((x) => x.index));
+    const live: number[] = [];
+    const liveTaken: number[] = [];
+    for (let j = 0; j < h.dim; j++) if (!h.degenerate?.[j]) (taken.has(j) ? liveTaken : live).push(j);
+    // the targeted positions only when the hook has too few others (a top set that fills most of a hook)
+    const pool = live.length >= list.length ? live : [...live, ...g.shuffle(liveTaken)];
+    if (pool.length < list.length) throw new Error(`matchedControl: ${name} has ${pool.length} informative positions, fewer than the ${list.length} targeted there.`);
+    const picked = g.shuffle(pool.slice()).slice(0, list.length);
+    const values = g.shuffle(list.map((x) => x.shift));
+    picked.forEach((index, i) => out.push({ hook: name, index, shift: values[i] }));
+  }
+  return out;
+}
+
+/**
+ * The direction control: on every hook of the targeted set, the whole hook's mean difference (sign x NMD over
+ * its informative positions), scaled to the L2 norm of the targeted shift on that hook.
+ */
+export function directionControl(top: RankedNeuron[], hooks: ControlHook[], direction: Direction): NeuronShift[] {
+  const sign = direction === 'toMem' ? 1 : -1;
+  const out: NeuronShift[] = [];
+  for (const [name, list] of byHook(targetedShifts(top, direction))) {
+    const h = hookOf(hooks, name, 'directionControl');
+    if (!h.nmd || h.nmd.length !== h.dim) throw new Error(`directionControl: no NMD for all ${h.dim} positions of ${name}; pass the analysis's NMD with the hooks.`);
+    const target = Math.hypot(...list.map((x) => x.shift));
+    let norm = 0;
+    for (let j = 0; j < h.dim; j++) if (!h.degenerate?.[j]) norm += h.nmd[j] * h.nmd[j];
+    norm = Math.sqrt(norm);
+    if (!(norm > 0)) continue;
+    for (let j = 0; j < h.dim; j++) if (!h.degenerate?.[j] && h.nmd[j] !== 0) out.push({ hook: name, index: j, shift: (sign * h.nmd[j] * target) / norm });
+  }
+  return out;
+}
+
+/** The shifts of one control run (direction is deterministic: the seed is ignored). */
+export function controlShifts(kind: ControlKind, top: RankedNeuron[], hooks: ControlHook[], direction: Direction, seed: number): NeuronShift[] {
+  if (kind === 'paper') return randomControl(top, hooks, seed);
+  if (kind === 'matched') return matchedControl(top, hooks, direction, seed);
+  return directionControl(top, hooks, direction);
 }
 
 /**

@@ -8,8 +8,17 @@ export interface LineSeries { name: string; points: LinePoint[]; color?: string;
 /** Label counts (or fractions) at one training step. */
 export interface SharesPoint { step: number; mem: number; gen: number; other: number }
 
-/** One bar: `group` along the x axis, `key` picks the bar within the group (and its color). */
-export interface BarDatum { group: string; key: string; value: number; error?: number }
+/**
+ * One bar: `group` along the x axis, `key` picks the bar within the group (and its color). An error bar is either
+ * symmetric (`error`: value +- error) or an interval [`lo`, `hi`] (e.g. a 95% interval; takes precedence).
+ */
+export interface BarDatum { group: string; key: string; value: number; error?: number; lo?: number; hi?: number }
+
+/** The ends of a bar's error whisker, or null when it has none. */
+export function whisker(d: BarDatum): [number, number] | null {
+  if (d.lo !== undefined && d.hi !== undefined) return [d.lo, d.hi];
+  return d.error ? [d.value - d.error, d.value + d.error] : null;
+}
 /** A horizontal reference line across a bar chart (e.g. chance accuracy). */
 export interface ReferenceLine { label: string; value: number }
 

@@ -8,12 +8,13 @@ import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { TaskTokenizer } from '../tasks/tokenizer';
 import { getTask, mixedParts } from '../tasks';
 import type { EvalItem, Label, Task, TaskName } from '../tasks/types';
-import { decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evaluate';
+import { countLabels, decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evaluate';
 import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
 import { ActivationStore } from '../store/activations';
 import { rankNeurons, type RankedNeuron } from '../neurons/stats';
 import { steeringSweep, consistency, crossSteering, type SteerCell, type Consistency } from '../steer/experiment';
-import { randomControl, steeringHooks, targetedShifts, type Direction } from '../steer/steer';
+import { controlShifts, steeringHooks, targetedShifts, CONTROL_KINDS, type ControlHook, type ControlKind, type Direction } from '../steer/steer';
+import { excludedPrompts, freshItems } from '../steer/fresh';
 import { answerLogProbs } from '../models/generate';
 import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, type RunKind, type RunRecord } from '../store/runs';
 import { JobTracker, type Progress } from './jobs';
@@ -30,6 +31,27 @@ export interface ActiveModelInfo {
   dims: HookedModel['dims'];
   hooks: string[];
   eval: CheckpointHeader['eval'];
+}
+
+/** Where the steered prompts came from: a fresh seeded set, decoded once without steering. */
+export interface SteerPool {
+  source: 'fresh';
+  seed: number;
+  decode: DecodeMode;
+  /** Prompts decoded without steering, and how each was labeled (all of them reported, none dropped). */
+  counts: EvalCounts;
+  /** Prompts of the generator left out because they are training, validation or pair prompts (or repeats). */
+  excluded: number;
+  /** Prompts steered per table (at most this many of each baseline label). */
+  perDirection: number;
+}
+
+export interface SteeringResult {
+  cells: SteerCell[];
+  /** Baseline labels of the prompts the tables draw from (the fresh pool). */
+  baseline: EvalCounts;
+  pool?: SteerPool;
+  decode?: DecodeMode;
 }
 
 export interface PairSummary {
@@ -57,7 +79,9 @@ interface Session {
   analysis?: NeuronAnalysis;
   baseline?: { items: EvalItem[]; labels: Label[]; counts: EvalCounts; decode: DecodeMode };
   training?: Report['training'];
-  steering?: { cells: SteerCell[]; baseline: EvalCounts };
+  steering?: SteeringResult;
+  /** Fresh prompts decoded without steering: the pool the steering tables draw their mem and gen prompts from. */
+  pool?: { items: EvalItem[]; labels: Label[]; info: SteerPool };
   consistency: Report['consistency'];
   /** Lineage in the runs store: the training run of the checkpoint, then this session's record/analyze/steer runs. */
   runs: Partial<Record<RunKind, string>>;
@@ -132,7 +156,7 @@ export class AnalysisService {
     if (task === s.info.task) return s.info;
     s.info = { ...s.info, task };
     s.task = getTask(task);
-    for (const k of ['kept', 'pairsSeed', 'hookSet', 'pairSummary', 'storeId', 'analysis', 'baseline', 'steering'] as const) delete s[k];
+    for (const k of ['kept', 'pairsSeed', 'hookSet', 'pairSummary', 'storeId', 'analysis', 'baseline', 'steering', 'pool'] as const) delete s[k];
     const { train } = s.runs;
     s.runs = train ? { train } : {};
     return s.info;
@@ -156,7 +180,7 @@ export class AnalysisService {
   }
 
   /** What the session holds, so a page opened later shows the work done elsewhere (e.g. the guided path). */
-  sessionState(): { active: ActiveModelInfo | null; pairs: PairSummary | null; storeId: string | null; analysis: AnalysisView | null; steering: { cells: SteerCell[]; baseline: EvalCounts } | null } {
+  sessionState(): { active: ActiveModelInfo | null; pairs: PairSummary | null; storeId: string | null; analysis: AnalysisView | null; steering: SteeringResult | null } {
     const s = this.s;
     return {
       active: s?.info ?? null,
@@ -195,6 +219,7 @@ export class AnalysisService {
     s.kept = r.kept;
     s.pairsSeed = opts.seed;
     s.analysis = undefined;
+    s.pool = undefined; // the fresh prompts exclude the pairs tried: drawn again for the new pairs
     s.pairSummary = {
       tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, labelCounts: r.labelCounts, stoppedBy: r.stoppedBy,
       examples: r.kept.slice(0, 8).map((k) => ({ mem: k.mem.prompt, gen: k.gen.prompt })),
@@ -275,9 +300,11 @@ export class AnalysisService {
     return r.counts;
   }
 
-  private hookList(s: Session): { name: string; dim: number }[] {
+  /** Every neuron location of the analysis, with its NMD and constant positions (for the controls). */
+  private hookList(s: Session): ControlHook[] {
     if (!s.analysis) throw new Error('No analysis yet: find the neurons first (Neurons page).');
-    return s.analysis.hooks.map((h) => ({ name: h.name, dim: h.dim }));
+    const a = s.analysis;
+    return a.hooks.map((h, i) => ({ name: h.name, dim: h.dim, nmd: a.stats[i].nmd, degenerate: a.stats[i].degenerate }));
   }
 
   private topOf(s: Session, f: number): RankedNeuron[] {
@@ -287,35 +314,78 @@ export class AnalysisService {
     return rankNeurons(a.stats.map((x, i) => ({ ...x, dim: a.hooks[i].dim, nMem: a.nMem, nGen: a.nGen })), f);
   }
 
-  /** The Mem -> Gen and Gen -> Mem tables with random controls. */
-  async sweep(o: { alphas?: number[]; topFractions?: number[]; controlSeeds?: number; decode?: DecodeMode; maxPrompts?: number }, onProgress?: (p: Progress) => void): Promise<{ cells: SteerCell[]; baseline: EvalCounts }> {
+  /**
+   * The Mem -> Gen and Gen -> Mem tables with their controls (paper, matched, direction) and 95% intervals, on
+   * fresh prompts: up to `perDirection` prompts of each baseline label (default 300).
+   */
+  async sweep(o: { alphas?: number[]; topFractions?: number[]; controlSeeds?: number; controls?: ControlKind[]; decode?: DecodeMode; perDirection?: number; maxPrompts?: number; maxDecode?: number; freshSeed?: number }, onProgress?: (p: Progress) => void): Promise<SteeringResult> {
     const s = this.need();
     const hooks = this.hookList(s);
-    const { memItems, genItems, b } = await this.steerItems(s, o.maxPrompts ?? 100, o.decode ?? 'greedy');
+    const decode = o.decode ?? 'greedy';
+    const per = o.perDirection ?? o.maxPrompts ?? 300;
+    const controls = o.controls ?? [...CONTROL_KINDS];
+    const controlSeeds = o.controlSeeds ?? 10;
+    const alphas = o.alphas ?? [0.5, 1, 3, 5];
+    const topFractions = o.topFractions ?? [0.05, 0.1];
+    const { memItems, genItems, pool } = await this.steerItems(s, per, decode, o, onProgress);
     const cells = await this.job('decodes', onProgress, (t) =>
       steeringSweep(s.model, s.task, memItems, genItems, (f) => this.topOf(s, f), hooks, {
-        alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', padId: s.padId,
+        alphas, topFractions, controlSeeds, controls, decode, padId: s.padId,
       }, async (d, total) => { t.report('steering sweep', d, total); await t.checkpoint(); }),
     );
-    s.steering = { cells, baseline: b.counts };
+    s.steering = { cells, baseline: pool.counts, pool, decode };
     const at = cells.find((c) => c.table === 'memToGen' && c.alpha === 1) ?? cells[0];
     await this.keepRun(s, 'steer', `Steering · ${s.info.task} · ${s.info.source}`,
-      { model: s.info.source, task: s.info.task, alphas: o.alphas ?? [0.5, 1, 3, 5], topFractions: o.topFractions ?? [0.05, 0.1], controlSeeds: o.controlSeeds ?? 3, decode: o.decode ?? 'greedy', maxPrompts: o.maxPrompts ?? 100 },
-      { baseline: b.counts, ...(at ? { [`${at.table} α=${at.alpha} top ${at.topFraction}`]: { targeted: at.targeted, control: at.control } } : {}) }, true);
-    return { cells, baseline: b.counts };
+      { model: s.info.source, task: s.info.task, alphas, topFractions, controlSeeds, controls, decode, perDirection: per, freshSeed: pool.seed },
+      { baseline: pool.counts, ...(at ? { [`${at.table} α=${at.alpha} top ${at.topFraction}`]: { targeted: at.targeted, controls: (at.controls ?? []).map((c) => ({ kind: c.kind, mean: c.mean, diff: c.diff.goal, verdict: c.verdict })) } } : {}) }, true);
+    return s.steering;
   }
 
-  /** The validation prompts labeled mem (to steer toward gen) and gen (toward mem) without steering. */
-  private async steerItems(s: Session, lim: number, decode: DecodeMode) {
-    if (!s.baseline) await this.baseline(decode);
-    const b = s.baseline!;
-    const memItems = b.items.filter((_, i) => b.labels[i] === 'mem').slice(0, lim);
-    const genItems = b.items.filter((_, i) => b.labels[i] === 'gen').slice(0, lim);
-    if (!memItems.length && !genItems.length) throw new Error('No validation prompt is labeled mem or gen at baseline, so there is nothing to steer. Use a checkpoint that shows both behaviors.');
-    return { memItems, genItems, b };
+  /**
+   * Fresh prompts (disjoint from the training set, the validation sets and the pair prompts), decoded without
+   * steering in rounds until `per` of them are labeled mem and `per` gen, or `maxDecode` are decoded. Every
+   * decoded prompt is counted in the pool's label counts, including those already answered the target way.
+   */
+  private async freshPool(s: Session, per: number, decode: DecodeMode, o: { maxDecode?: number; freshSeed?: number }, onProgress?: (p: Progress) => void) {
+    const seed = o.freshSeed ?? 1;
+    if (s.pool && s.pool.info.decode === decode && s.pool.info.seed === seed && s.pool.info.perDirection >= per) return s.pool;
+    const maxDecode = o.maxDecode ?? Math.max(20 * per, 1000);
+    const trainSeed = Number((s.training?.config as { seed?: unknown } | undefined)?.seed);
+    const exclude = excludedPrompts(s.task, {
+      trainSeed: Number.isInteger(trainSeed) && trainSeed >= 0 ? trainSeed : undefined,
+      valSeeds: [...new Set([1, ...(Number.isInteger(trainSeed) && trainSeed >= 0 ? [trainSeed] : [])])],
+      pairs: s.pairSummary ? [{ seed: s.pairsSeed ?? 1, n: s.pairSummary.tried }] : [],
+    });
+    const { items: all, removed } = freshItems(s.task, seed, maxDecode, exclude);
+    const items: EvalItem[] = [];
+    const labels: Label[] = [];
+    await this.job('prompts', onProgress, async (t) => {
+      const chunk = Math.max(64, Math.min(512, per));
+      for (let at = 0; at < all.length; at += chunk) {
+        const part = all.slice(at, at + chunk);
+        const r = await decodeAndLabel(s.model, s.task, part, { decode, padId: s.padId });
+        items.push(...part);
+        labels.push(...r.outputs.map((x) => x.label));
+        const c = countLabels(labels);
+        t.report('decoding fresh prompts without steering', items.length, all.length, `${c.mem} mem, ${c.gen} gen, ${c.other} other`);
+        await t.checkpoint();
+        if (c.mem >= per && c.gen >= per) break;
+      }
+    });
+    s.pool = { items, labels, info: { source: 'fresh', seed, decode, counts: countLabels(labels), excluded: removed, perDirection: per } };
+    return s.pool;
   }
 
-  /** One prompt, three ways: baseline, steered, random control; with log P of the mem and gen answers. */
+  /** The fresh prompts labeled mem (to steer toward gen) and gen (toward mem) without steering. */
+  private async steerItems(s: Session, lim: number, decode: DecodeMode, o: { maxDecode?: number; freshSeed?: number } = {}, onProgress?: (p: Progress) => void) {
+    const p = await this.freshPool(s, lim, decode, o, onProgress);
+    const memItems = p.items.filter((_, i) => p.labels[i] === 'mem').slice(0, lim);
+    const genItems = p.items.filter((_, i) => p.labels[i] === 'gen').slice(0, lim);
+    if (!memItems.length && !genItems.length) throw new Error(`None of ${p.items.length} fresh prompts is labeled mem or gen without steering, so there is nothing to steer. Use a checkpoint that shows both behaviors.`);
+    return { memItems, genItems, pool: p.info };
+  }
+
+  /** One prompt, five ways: baseline, steered, and each control (paper, matched, direction); with log P of the mem and gen answers. */
   async tryPrompt(o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number }) {
     const s = this.need();
     const hooks = this.hookList(s);
@@ -328,7 +398,9 @@ export class AnalysisService {
     const variants = {
       baseline: {},
       steered: steeringHooks(targetedShifts(top, o.direction), o.alpha, dims),
-      control: steeringHooks(randomControl(top, hooks, o.controlSeed ?? 1000), o.alpha, dims),
+      control: steeringHooks(controlShifts('paper', top, hooks, o.direction, o.controlSeed ?? 1000), o.alpha, dims),
+      matched: steeringHooks(controlShifts('matched', top, hooks, o.direction, o.controlSeed ?? 1000), o.alpha, dims),
+      direction: steeringHooks(controlShifts('direction', top, hooks, o.direction, 0), o.alpha, dims),
     };
     const enc = (t: string) => s.model.tokenizer.encode(t);
     const prompt = promptTokens(s.model, item.prompt);
@@ -338,7 +410,8 @@ export class AnalysisService {
       const [lm, lg] = await answerLogProbs(s.model, [{ prompt, answer: enc(item.memAnswer) }, { prompt, answer: enc(item.genAnswer) }], h);
       out[name] = { output: r.outputs[0].output, label: r.outputs[0].label, logPMem: lm, logPGen: lg };
     }
-    return { item, neurons: top.length, ...out } as { item: EvalItem; neurons: number; baseline: (typeof out)[string]; steered: (typeof out)[string]; control: (typeof out)[string] };
+    type Row = (typeof out)[string];
+    return { item, neurons: top.length, ...out } as { item: EvalItem; neurons: number; baseline: Row; steered: Row; control: Row; matched: Row; direction: Row };
   }
 
   /** Intra/inter-task consistency between two analyses kept in this session. */
@@ -361,7 +434,7 @@ export class AnalysisService {
     if (a.task !== s.info.task) throw new Error(`The first analysis (${o.keyA}) must be of the task being steered (${s.info.task}): its own neurons are the reference.`);
     const c = this.consistencyOf(o.keyA, o.keyB, o.topFraction);
     const hooks = a.analysis.hooks.map((h) => ({ name: h.name, dim: h.dim }));
-    const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 50, 'greedy');
+    const { memItems, genItems } = await this.steerItems(s, o.maxPrompts ?? 300, 'greedy');
     c.crossSteer = await this.job('decodes', onProgress, (t) =>
       crossSteering(s.model, s.task, memItems, genItems, rankNeurons(statsOf(a.analysis), o.topFraction), rankNeurons(statsOf(b.analysis), o.topFraction), hooks,
         { alpha: o.alpha, topFraction: o.topFraction, controlSeeds: o.controlSeeds ?? 3, decode: 'greedy', padId: s.padId },
@@ -398,7 +471,7 @@ export class AnalysisService {
   private async compareWithSecond(o: { task: TaskName; seed: number; target: number; kind: 'intra' | 'inter'; label: string; timeCapSeconds?: number; topFraction?: number; crossAlpha?: number | number[]; maxPrompts?: number; controlSeeds?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
     const s = this.need();
     if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
-    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, task: s.task, info: s.info };
+    const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, pool: s.pool, task: s.task, info: s.info };
     const firstRuns = { ...s.runs };
     const keyA = analysisKey(s);
     try {
