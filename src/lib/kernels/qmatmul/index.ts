@@ -49,8 +49,14 @@ interface QAttrs { format: QFormat; N: number; K: number }
 
 export function qMatMul(x: tf.Tensor2D, w: QWeight): tf.Tensor2D {
   if (x.shape[1] !== w.K) throw new Error(`qMatMul: x has ${x.shape[1]} columns but the weight expects K=${w.K}.`);
-  const attrs: QAttrs = { format: w.format, N: w.N, K: w.K };
-  return tf.engine().runKernel('LabQMatMul', { x, w: w.data }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D; // (M, N)
+  const attrs = { format: w.format, N: w.N, K: w.K } as unknown as tf.NamedAttrMap;
+  // The gradient closes over the weight rather than saving it: tfjs clones every saved input for the backward
+  // pass, and on wasm a clone is a copy, so each training pass duplicated every base weight it went through.
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.engine().runKernel('LabQMatMul', { x: args[0] as tf.Tensor, w: w.data }, attrs) as tf.Tensor2D, // (M, N)
+    gradFunc: (dy: tf.Tensor) => tf.engine().runKernel('LabQMatMulDx', { dy, w: w.data }, attrs) as tf.Tensor, // (M, K)
+  }));
+  return op(x) as tf.Tensor2D;
 }
 
 export function qGather(ids: tf.Tensor1D, w: QWeight): tf.Tensor2D {
@@ -277,6 +283,7 @@ export function registerQMatMulKernels(): void {
       });
     }
   }
+  // For direct runKernel callers only: qMatMul() brings its own gradient that saves nothing (see there).
   tf.registerGradient({
     kernelName: 'LabQMatMul',
     inputsToSave: ['w'],

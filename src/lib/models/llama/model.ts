@@ -312,6 +312,9 @@ export async function generate(model: LlamaModel, prompt: number[], o: GenerateO
       });
       const l = (await last.data()) as Float32Array;
       last.dispose();
+      // argmax over NaN would return token 0 without a word: a broken model or kernel must say so
+      const bad = l.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new Error(`generate: the logits at step ${s + 1} are not finite (token ${bad}: ${l[bad]}); the weights, an adapter or a hook produced ${Number.isNaN(l[bad]) ? 'NaN' : 'an infinity'}.`);
       let next = 0;
       if (o.greedy !== false && (o.greedy || !o.temperature)) {
         for (let v = 1; v < l.length; v++) if (l[v] > l[next]) next = v;
