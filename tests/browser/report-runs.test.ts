@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { baseUrl, launchChromium } from './chromium';
 import type * as RunsStore from '../../src/lib/store/runs';
+import { tinyCheckpoint } from '../unit/hostile-files';
 
 let browser: Browser;
 let dir = '';
@@ -36,18 +37,20 @@ describe('Runs export and import', () => {
     const harness = await ctx.newPage();
     await harness.goto(`${baseUrl()}/tests/harness/index.html`);
     await harness.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
-    // Two runs: a training run with two checkpoints (patterned bytes) and an analysis made from it.
-    const ids = await harness.evaluate(async () => {
+    // Two runs: a training run with two real checkpoints (import decodes them) and an analysis made from it.
+    const b64 = (b: ArrayBuffer) => Buffer.from(b).toString('base64');
+    const ck = { best: b64(tinyCheckpoint(1)), latest: b64(tinyCheckpoint(2)) };
+    const ids = await harness.evaluate(async (ck) => {
       const s = await (window as unknown as W).labImport('/src/lib/store/runs.ts');
-      const bytes = (n: number, k: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 255).buffer;
+      const bytes = (b: string) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0)).buffer;
       const a = s.newRun('train', 'cipher tiny', { task: 'cipher', steps: 40 });
       a.status = 'done';
-      await s.saveArtifacts(a, { best: bytes(300_000, 1), latest: bytes(200_001, 2) });
+      await s.saveArtifacts(a, { best: bytes(ck.best), latest: bytes(ck.latest) });
       const b = s.newRun('analyze', 'neurons of cipher tiny', { top: 0.05 }, a.id);
       b.status = 'done';
       await s.saveRun(b);
       return { a: a.id, b: b.id };
-    });
+    }, ck);
 
     const page = await ctx.newPage();
     const errors: string[] = [];
@@ -74,12 +77,14 @@ describe('Runs export and import', () => {
     const back = await harness.evaluate(async (x) => {
       const s = await (window as unknown as W).labImport('/src/lib/store/runs.ts');
       const a = (await s.getRun(x.a))!;
-      const check = async (name: string, n: number, k: number) => {
+      const check = async (name: string, want: string) => {
         const d = new Uint8Array((await s.loadArtifact(a.artifacts[name]))!);
-        return d.length === n && d.every((v, i) => v === ((i * 7 + k) & 255));
+        let bin = '';
+        for (const v of d) bin += String.fromCharCode(v);
+        return btoa(bin) === want;
       };
-      return { best: await check('best', 300_000, 1), latest: await check('latest', 200_001, 2), parent: (await s.getRun(x.b))?.parent, status: a.status };
-    }, ids);
+      return { best: await check('best', x.ck.best), latest: await check('latest', x.ck.latest), parent: (await s.getRun(x.b))?.parent, status: a.status };
+    }, { ...ids, ck });
     expect(back).toEqual({ best: true, latest: true, parent: ids.a, status: 'done' });
 
     // The same file again: nothing is replaced.
