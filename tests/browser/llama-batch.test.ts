@@ -78,6 +78,7 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
       let gpu: unknown, gpuError = '';
       try { gpu = await run(); } catch (e) { gpuError = String((e as Error).message ?? e); }
       await useBackend('wasm');
+      w.q.setQMatMulActivations('float'); // webgpu's float math; the default int8 path is checked in qdot.test.ts
       const wasm = await run();
       return { backendGpu, gpu, gpuError, wasm };
     });
