@@ -2,7 +2,8 @@
 //   [--checkpoint static-models/cipher-tiny.mgck]   skip training, start from a checkpoint
 //   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
 //   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
-//   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N --maxPrompts N --consistency true|false]
+//   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N (10) --maxPrompts N (fresh prompts per steering table, 300)]
+//   [--steerDecode greedy|beam --hookSet resid|ln2|mlp --consistency true|false]
 //   [--crossAlphas 1,3 (the α of cross-steering in the consistency checks)]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
 //   --task mixed [--tasks cipher,color --answerOnlyTasks cipher]   one model on several tasks: the pipeline runs on
@@ -37,8 +38,10 @@ const opts = {
   pairs: Number(args.pairs ?? 1000),
   pairTime: Number(args.pairTime ?? 600),
   alphas: (args.alphas ?? '0.5,1,3,5').split(',').map(Number),
-  controlSeeds: Number(args.controlSeeds ?? 3),
-  maxPrompts: Number(args.maxPrompts ?? 50),
+  controlSeeds: Number(args.controlSeeds ?? 10),
+  maxPrompts: Number(args.maxPrompts ?? 300),
+  steerDecode: args.steerDecode ?? args.decode ?? 'greedy',
+  hookSet: args.hookSet ?? 'resid',
   consistency: (args.consistency ?? 'true') === 'true',
   stopAfter: Number(args.stopAfter ?? 0),
   crossAlphas: (args.crossAlphas ?? '1,3').split(',').map(Number),
@@ -101,12 +104,12 @@ try {
       say('pairs', pairs);
       if (pairs.kept >= 4) {
         say('stage', 'recording activations');
-        await lab.analysis.record({}, onProgress);
+        await lab.analysis.record({ hookSet: o.hookSet }, onProgress);
         say('stage', 'analyzing');
         await lab.analysis.analyze({}, onProgress);
         if (o.stage === 'all') {
-          say('stage', 'steering sweep with random controls');
-          await lab.analysis.sweep({ alphas: o.alphas, controlSeeds: o.controlSeeds, maxPrompts: o.maxPrompts }, onProgress);
+          say('stage', 'steering sweep on fresh prompts, with the paper, matched and direction controls');
+          await lab.analysis.sweep({ alphas: o.alphas, controlSeeds: o.controlSeeds, perDirection: o.maxPrompts, decode: o.steerDecode }, onProgress);
           if (o.consistency) {
             say('stage', 'intra-task consistency (a second set of pairs)');
             await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime, crossAlpha: o.crossAlphas }, onProgress);

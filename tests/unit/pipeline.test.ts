@@ -25,6 +25,27 @@ beforeAll(async () => {
 });
 
 describe('neuron pipeline', () => {
+  it('records the FFN LayerNorm output (ln2): per row mean 0 and variance 1 at unit LayerNorm weights', async () => {
+    const m = new GPT2(cfg, initWeights(cfg, 12), tok, getOps('fused'));
+    const names = defaultHooks(m, 'ln2');
+    expect(names).toEqual(['blocks.0.ln2.hook_normalized', 'blocks.1.ln2.hook_normalized']);
+    expect(names.map(neuronLayer)).toEqual([0, 1]);
+    expect(names.map((n) => hookDim(m, n))).toEqual([16, 16]);
+    const prompts = base.evalSet(1).slice(0, 3).map((it) => encodePrompt(m, it.prompt));
+    const acts = await lastTokenActivations(m, prompts, names, tok.padId);
+    for (const n of names) {
+      for (let b = 0; b < 3; b++) {
+        const row = Array.from(acts[n].slice(b * 16, b * 16 + 16));
+        const mean = row.reduce((a, x) => a + x, 0) / 16;
+        const v = row.reduce((a, x) => a + (x - mean) ** 2, 0) / 16;
+        expect(Math.abs(mean)).toBeLessThan(1e-5);
+        expect(v).toBeGreaterThan(0.95); // below 1 only by eps against the small initial residual variance
+        expect(v).toBeLessThanOrEqual(1 + 1e-5);
+      }
+    }
+    m.dispose();
+  });
+
   it('keeps only mem/gen flips, records their activations, and analyzes every row', async () => {
     const m = new GPT2(cfg, initWeights(cfg, 11), tok, getOps('fused'));
     const r = await findFlipPairs(m, task, { seed: 1, target: 12, maxTried: 60, timeCapSeconds: 60, decode: 'greedy', chunk: 16, padId: tok.padId });

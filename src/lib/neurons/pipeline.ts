@@ -75,10 +75,22 @@ export async function findFlipPairs(
 
 // ---- 2. record -----------------------------------------------------------------------------------
 
-/** Default neuron locations: the embedding output (block 0's residual input) and every block's output. */
-export function defaultHooks(model: HookedModel, kind: 'resid' | 'mlp' = 'resid'): string[] {
+/** The recording points (issue 16): residual stream, the FFN LayerNorm's output (the paper's GPT-2 point), MLP hidden units. */
+export type HookSet = 'resid' | 'ln2' | 'mlp';
+
+/**
+ * Neuron locations of a recording point: resid = the embedding output (block 0's residual input) and every block's
+ * output; ln2 = each block's FFN LayerNorm output; mlp = each block's MLP hidden units after GELU.
+ */
+export function defaultHooks(model: HookedModel, kind: HookSet = 'resid'): string[] {
   const L = model.dims.nLayer;
   if (kind === 'mlp') return Array.from({ length: L }, (_, i) => `blocks.${i}.mlp.hook_post`);
+  if (kind === 'ln2') {
+    const names = Array.from({ length: L }, (_, i) => `blocks.${i}.ln2.hook_normalized`);
+    const missing = names.filter((n) => !model.hookNames().includes(n));
+    if (missing.length) throw new Error(`This model has no FFN LayerNorm hook (${missing[0]}); record the residual stream or the MLP units instead.`);
+    return names;
+  }
   return ['blocks.0.hook_resid_pre', ...Array.from({ length: L }, (_, i) => `blocks.${i}.hook_resid_post`)];
 }
 

@@ -9,7 +9,7 @@ import { TaskTokenizer } from '../tasks/tokenizer';
 import { getTask, mixedParts } from '../tasks';
 import type { EvalItem, Label, Task, TaskName } from '../tasks/types';
 import { countLabels, decodeAndLabel, type DecodeMode, type EvalCounts } from '../train/evaluate';
-import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
+import { analyzeStore, defaultHooks, findFlipPairs, hookDim, neuronLayer, recordPairs, type HookSet, type KeptPair, type NeuronAnalysis, type PairSearchOptions } from '../neurons/pipeline';
 import { ActivationStore } from '../store/activations';
 import { rankNeurons, type RankedNeuron } from '../neurons/stats';
 import { steeringSweep, consistency, crossSteering, type SteerCell, type Consistency } from '../steer/experiment';
@@ -73,7 +73,7 @@ interface Session {
   kept?: KeptPair[];
   /** Seed of the pair search and hook set of the recording: with task and model, they name an analysis. */
   pairsSeed?: number;
-  hookSet?: 'resid' | 'mlp';
+  hookSet?: HookSet;
   pairSummary?: PairSummary;
   storeId?: string;
   analysis?: NeuronAnalysis;
@@ -228,7 +228,7 @@ export class AnalysisService {
   }
 
   /** Step 2: activations of the kept prompts at the chosen hooks, streamed to IndexedDB. */
-  async record(o: { hookSet?: 'resid' | 'mlp'; dtype?: 'float32' | 'float16'; batch?: number; resumeId?: string }, onProgress?: (p: Progress) => void): Promise<{ storeId: string; rows: number; bytes: number }> {
+  async record(o: { hookSet?: HookSet; dtype?: 'float32' | 'float16'; batch?: number; resumeId?: string }, onProgress?: (p: Progress) => void): Promise<{ storeId: string; rows: number; bytes: number }> {
     const s = this.need();
     if (!s.kept?.length) throw new Error('No kept pairs yet: run step 1 (find pairs) first, or the model shows no mem/gen flips.');
     const names = defaultHooks(s.model, o.hookSet ?? 'resid');

@@ -91,7 +91,7 @@ export class GPT2 implements HookedModel {
   hookNames(): string[] {
     const names = ['hook_embed', 'hook_pos_embed'];
     for (let i = 0; i < this.config.nLayer; i++) {
-      for (const h of ['hook_resid_pre', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'mlp.hook_pre', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post'])
+      for (const h of ['hook_resid_pre', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'ln2.hook_normalized', 'mlp.hook_pre', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post'])
         names.push(`blocks.${i}.${h}`);
     }
     names.push('ln_final.hook_normalized');
@@ -133,7 +133,8 @@ export class GPT2 implements HookedModel {
       const attnOut = hook(`${k}.hook_attn_out`, i, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
       x = hook(`${k}.hook_resid_mid`, i, tf.add(x, attnOut));
       // MLP: x + mlp(ln_2(x))
-      const m = this.ops.layerNorm(x, p[`${h}.ln_2.weight`] as tf.Tensor1D, p[`${h}.ln_2.bias`] as tf.Tensor1D, c.eps);
+      // the FFN LayerNorm's output: where the paper's GPT-2 code reads its neurons (TransformerLens name)
+      const m = hook(`${k}.ln2.hook_normalized`, i, this.ops.layerNorm(x, p[`${h}.ln_2.weight`] as tf.Tensor1D, p[`${h}.ln_2.bias`] as tf.Tensor1D, c.eps));
       const pre = hook(`${k}.mlp.hook_pre`, i, linear(m, `${h}.mlp.c_fc.weight`, `${h}.mlp.c_fc.bias`, 4 * C)); // (B, T, 4C)
       const post = hook(`${k}.mlp.hook_post`, i, this.ops.gelu(pre)); // (B, T, 4C)
       const mlpOut = hook(`${k}.hook_mlp_out`, i, linear(post, `${h}.mlp.c_proj.weight`, `${h}.mlp.c_proj.bias`, C));
