@@ -80,3 +80,28 @@ describe('GPT-2 training on wasm', () => {
     for (let i = 0; i < 2; i++) expect(Math.abs(r.losses.fast[i] - r.losses.slow[i]), `step ${i + 2}`).toBeLessThan(1e-4);
   });
 });
+
+describe('gradient clipping on webgpu', () => {
+  it('computes the global norm of many gradients right (tfjs-webgpu AddN of 8+ inputs did not)', async () => {
+    const r = await page.evaluate(async () => {
+      const { useBackend, tf } = (window as any).lab;
+      const { clipByGlobalNorm } = await new Function('p', 'return import(p)')('/src/lib/train/adamw.ts');
+      await useBackend('webgpu');
+      const out: Array<{ n: number; got: number; want: number }> = [];
+      for (const n of [2, 9, 28]) {
+        const grads: Record<string, any> = {};
+        let want = 0;
+        for (let i = 0; i < n; i++) {
+          grads[`g${i}`] = tf.tensor1d([i + 1, -(i + 1)]);
+          want += 2 * (i + 1) ** 2;
+        }
+        const { grads: clipped, norm } = clipByGlobalNorm(grads, 1);
+        out.push({ n, got: (await norm.data())[0], want: Math.sqrt(want) });
+        tf.dispose([norm, Object.values(grads), Object.values(clipped)]);
+      }
+      return { backend: tf.getBackend(), out };
+    });
+    expect(r.backend).toBe('webgpu');
+    for (const { n, got, want } of r.out) expect(Math.abs(got - want), `${n} gradients`).toBeLessThan(1e-4 * want);
+  });
+});

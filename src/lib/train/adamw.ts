@@ -116,7 +116,9 @@ export function learningRate(step: number, total: number, lr: number, warmup: nu
 /** Scales gradients so their global L2 norm is at most maxNorm; returns the norm before clipping. */
 export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: tf.Scalar } {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+    // stack + sum, not tf.addN: tfjs-webgpu 4.22's AddN of 8+ inputs returned a stale value (the norm came out
+    // ~1e4 times too small, so WebGPU training never clipped); see tests/browser/wasm-engine.test.ts
+    const norm = tf.sqrt(tf.sum(tf.stack(Object.values(grads).map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
     const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
     const out: Record<string, tf.Tensor> = {};
     for (const [n, g] of Object.entries(grads)) out[n] = tf.mul(g, scale);
