@@ -30,7 +30,15 @@ export interface FixtureSpec {
   tied: boolean;
 }
 
-export function build(spec: FixtureSpec, seed: number): Uint8Array {
+/** Variants for tests: extra or replaced metadata, fewer rotated dims, or other rope_freqs values. */
+export interface BuildOptions {
+  metadata?: Record<string, GGUFWriteValue>;
+  /** llama.rope.dimension_count (default the head size); rope_freqs gets ropeDims / 2 values. */
+  ropeDims?: number;
+  ropeFreqs?: (f: Float32Array) => Float32Array;
+}
+
+export function build(spec: FixtureSpec, seed: number, opts: BuildOptions = {}): Uint8Array {
   const rand = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
   const v = tinyVocab();
@@ -51,8 +59,10 @@ export function build(spec: FixtureSpec, seed: number): Uint8Array {
   };
   // Tied output: a small embedding keeps the logits in a range where several tokens compete (a better test).
   add('token_embd.weight', [C, V], spec.tied ? 0.08 : 1);
-  const f = llama3RopeFactors(HS, ropeBase, { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 });
-  tensors.push({ name: 'rope_freqs.weight', dims: [HS / 2], type: 'F32', data: quantize('F32', f) });
+  const nRot = opts.ropeDims ?? HS;
+  let f = llama3RopeFactors(nRot, ropeBase, { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 });
+  if (opts.ropeFreqs) f = opts.ropeFreqs(f);
+  tensors.push({ name: 'rope_freqs.weight', dims: [nRot / 2], type: 'F32', data: quantize('F32', f) });
   for (let i = 0; i < L; i++) {
     const b = `blk.${i}`;
     add(`${b}.attn_norm.weight`, [C], 0.1, 1);
@@ -78,7 +88,7 @@ export function build(spec: FixtureSpec, seed: number): Uint8Array {
     'llama.attention.head_count': { type: 'u32', value: NH },
     'llama.attention.head_count_kv': { type: 'u32', value: NKV },
     'llama.rope.freq_base': { type: 'f32', value: ropeBase },
-    'llama.rope.dimension_count': { type: 'u32', value: HS },
+    'llama.rope.dimension_count': { type: 'u32', value: nRot },
     'llama.attention.layer_norm_rms_epsilon': { type: 'f32', value: 1e-5 },
     'llama.vocab_size': { type: 'u32', value: V },
     'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
@@ -90,7 +100,7 @@ export function build(spec: FixtureSpec, seed: number): Uint8Array {
     'tokenizer.ggml.eos_token_id': { type: 'u32', value: v.eos },
     'tokenizer.ggml.add_bos_token': { type: 'bool', value: true },
   };
-  return writeGGUF(md, tensors);
+  return writeGGUF({ ...md, ...opts.metadata }, tensors);
 }
 
 const small = { C: 64, FF: 128, NH: 4, NKV: 2, L: 2 };

@@ -68,10 +68,10 @@ export class LlamaModel implements HookedModel {
   ) {
     const c = config;
     this.dims = { nLayer: c.nLayer, dModel: c.dModel, dMlp: c.dMlp, vocabSize: c.vocabSize, nCtx: c.nCtx };
-    this.invFreq = new Float64Array(c.headDim / 2);
-    for (let i = 0; i < c.headDim / 2; i++) {
-      // As ggml: theta_i = p * base^(-2i/HS) / freq_factor_i.
-      this.invFreq[i] = Math.pow(c.ropeBase, (-2 * i) / c.headDim) / (ropeFactors ? ropeFactors[i] : 1);
+    this.invFreq = new Float64Array(c.headDim / 2); // pairs past ropeDims/2 stay 0: not rotated (ggml passes them)
+    for (let i = 0; i < c.ropeDims / 2; i++) {
+      // As ggml: theta_i = p * freq_scale * base^(-2i/n_rot) / freq_factor_i.
+      this.invFreq[i] = (c.ropeFreqScale * Math.pow(c.ropeBase, (-2 * i) / c.ropeDims)) / (ropeFactors ? ropeFactors[i] : 1);
     }
     this.names = hookNamesFor(c.nLayer);
   }
@@ -83,7 +83,7 @@ export class LlamaModel implements HookedModel {
     const HS = c.headDim;
     const want: Array<[string, number[]]> = [['token_embd.weight', [c.vocabSize, c.dModel]], ['output_norm.weight', [c.dModel]]];
     if (!c.tiedOutput) want.push(['output.weight', [c.vocabSize, c.dModel]]);
-    if (c.hasRopeFreqs) want.push(['rope_freqs.weight', [HS / 2]]);
+    if (c.hasRopeFreqs) want.push(['rope_freqs.weight', [c.ropeDims / 2]]);
     for (let i = 0; i < c.nLayer; i++) {
       const b = `blk.${i}`;
       want.push([`${b}.attn_norm.weight`, [c.dModel]], [`${b}.ffn_norm.weight`, [c.dModel]],

@@ -4,6 +4,9 @@
 import type { TextTokenizer } from '../types';
 import { GGUFError, type GGUFHeader } from '../../gguf/reader';
 
+/** llama.cpp's names (tokenizer.ggml.pre) for the pre-tokenizer of LLAMA3_PRETOKENIZE. */
+export const LLAMA3_PRE_NAMES = ['llama-bpe', 'llama3', 'llama-v3', 'falcon3'] as const;
+
 /** The Llama-3 pre-tokenizer pattern; `(?i:'s|...)` written out because not every JS engine has inline flags. */
 export const LLAMA3_PRETOKENIZE =
   /(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
@@ -73,6 +76,12 @@ export class LlamaTokenizer implements TextTokenizer {
     const md = h.metadata;
     const model = md['tokenizer.ggml.model'];
     if (model !== 'gpt2') throw new GGUFError(`tokenizer.ggml.model is "${String(model)}": only byte-level BPE ("gpt2", as LLaMA-3 uses) is supported.`);
+    // The pre-tokenizer splits text before BPE; this tokenizer implements the LLaMA-3 split only. A file without
+    // the key (converted before llama.cpp wrote it) is a LLaMA-3 file here, the only vocabulary the loader takes.
+    const pre = md['tokenizer.ggml.pre'];
+    if (pre !== undefined && !(LLAMA3_PRE_NAMES as readonly unknown[]).includes(pre)) {
+      throw new GGUFError(`tokenizer.ggml.pre is "${String(pre)}": this tokenizer splits text as LLaMA-3 does (pre-tokenizers ${LLAMA3_PRE_NAMES.map((n) => `"${n}"`).join(', ')}), so it would tokenize this model's text wrongly.`);
+    }
     const tokens = md['tokenizer.ggml.tokens'];
     if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new GGUFError('tokenizer.ggml.tokens is missing or not a string array.');
     const merges = md['tokenizer.ggml.merges'];
