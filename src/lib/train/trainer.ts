@@ -156,9 +156,16 @@ export class TrainRun {
   }
 
   /** Restores a run (weights, optimizer moments, step, log) from a checkpoint file. */
-  static fromCheckpoint(buf: ArrayBuffer | Checkpoint, ops: ModelOps, change?: { batchSize?: number; gradAccum?: number }): TrainRun {
+  /**
+   * `change.steps` continues a run past its budget (the Train page offers it when the chosen checkpoint is the
+   * run's last evaluation): the cosine schedule is stretched to the new total, so the learning rate at the resumed
+   * step is that of the longer schedule.
+   */
+  static fromCheckpoint(buf: ArrayBuffer | Checkpoint, ops: ModelOps, change?: { batchSize?: number; gradAccum?: number; steps?: number }): TrainRun {
     const ck = buf instanceof ArrayBuffer ? decodeCheckpoint(buf) : buf;
     const h = ck.header;
+    if (change?.steps !== undefined && !(Number.isInteger(change.steps) && change.steps > h.step))
+      throw new TrainSettingsError(`To continue training, the new step budget must be a whole number above the checkpoint's step ${h.step} (got ${change.steps}).`);
     const cfg = { ...DEFAULT_TRAIN, ...(h.train as Partial<TrainConfig>), ...(change ?? {}) };
     // Always: a checkpoint's settings are as untrusted as the file (batchSize 3e7 crashed the tab on resume).
     validateTrainConfig(cfg, change

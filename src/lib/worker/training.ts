@@ -105,7 +105,7 @@ export class TrainingService {
    * Resumes a stored run from its latest checkpoint; `change` sets a new micro-batch and accumulation (after
    * the GPU ran out of memory, the lab suggests half the batch and twice the accumulation).
    */
-  async resume(runId: string, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number }): Promise<{ jobId: string; runId: string }> {
+  async resume(runId: string, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number; steps?: number }): Promise<{ jobId: string; runId: string }> {
     this.assertIdle();
     const record = await getRun(runId);
     if (!record) throw new Error(`No stored run "${runId}" (it may have been deleted).`);
@@ -118,7 +118,7 @@ export class TrainingService {
     }
   }
 
-  private async resumeOwned(record: RunRecord, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number }): Promise<{ jobId: string; runId: string }> {
+  private async resumeOwned(record: RunRecord, events: TrainEvents, change?: { batchSize?: number; gradAccum?: number; steps?: number }): Promise<{ jobId: string; runId: string }> {
     const key = record.artifacts.latest;
     if (!key) throw new Error(`Run "${record.title}" has no checkpoint yet: it stopped before its first evaluation. Start it again.`);
     const buf = await loadArtifact(key);
