@@ -2,6 +2,7 @@
 // downloads as CSV. A column gives the raw value (what the CSV holds) and, optionally, how it shows on screen.
 import { csvFormatRows } from 'd3';
 import type { Report } from './schema';
+import type { ControlCell, SteerCell } from '../steer/experiment';
 import { cellControls, decodeName, probeCi } from './figures';
 
 type Cell = string | number;
@@ -212,4 +213,23 @@ export function reportTables(r: Report): ReportTable[] {
 /** The table as CSV text (raw values, header first). */
 export function tableCsv(t: ReportTable): string {
   return csvFormatRows([t.head, ...t.raw.map((r) => r.map(String))]);
+}
+
+/** A steering sweep as CSV: one row per cell and control, with the targeted share's interval and each difference's. */
+export function sweepToCsv(cells: SteerCell[]): string {
+  const head = 'table,decode,alpha,top_fraction,neurons,prompts,targeted_gen,targeted_mem,targeted_other,targeted_goal_lo,targeted_goal_hi,control,control_seeds,control_gen,control_mem,control_other,control_gen_sd,control_mem_sd,control_other_sd,diff_goal,diff_goal_lo,diff_goal_hi,diff_other,diff_other_lo,diff_other_hi,verdict';
+  const f = (x: number) => x.toFixed(2);
+  const rows: string[] = [];
+  for (const c of cells) {
+    const goal = c.table === 'memToGen' ? 'gen' : 'mem';
+    const ci = c.targetedCi?.[goal];
+    const base = [c.table, c.decode ?? '', c.alpha, c.topFraction, c.neurons, c.prompts, f(c.targeted.gen), f(c.targeted.mem), f(c.targeted.other), ci ? f(ci[0]) : '', ci ? f(ci[1]) : ''];
+    const ctrls: ControlCell[] = c.controls ?? [{ kind: 'paper', seeds: c.controlSeeds, mean: c.control, sd: c.controlSd } as ControlCell];
+    for (const k of ctrls) {
+      const d = k.diff;
+      rows.push([...base, k.kind, k.seeds, f(k.mean.gen), f(k.mean.mem), f(k.mean.other), f(k.sd.gen), f(k.sd.mem), f(k.sd.other),
+        d ? f(d.goal.estimate) : '', d ? f(d.goal.lo) : '', d ? f(d.goal.hi) : '', d ? f(d.other.estimate) : '', d ? f(d.other.lo) : '', d ? f(d.other.hi) : '', k.verdict ?? ''].join(','));
+    }
+  }
+  return [head, ...rows].join('\n');
 }

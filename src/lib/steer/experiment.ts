@@ -173,24 +173,6 @@ export async function steeringSweep(
   return cells;
 }
 
-export function sweepToCsv(cells: SteerCell[]): string {
-  const head = 'table,decode,alpha,top_fraction,neurons,prompts,targeted_gen,targeted_mem,targeted_other,targeted_goal_lo,targeted_goal_hi,control,control_seeds,control_gen,control_mem,control_other,control_gen_sd,control_mem_sd,control_other_sd,diff_goal,diff_goal_lo,diff_goal_hi,diff_other,diff_other_lo,diff_other_hi,verdict';
-  const f = (x: number) => x.toFixed(2);
-  const rows: string[] = [];
-  for (const c of cells) {
-    const goal = c.table === 'memToGen' ? 'gen' : 'mem';
-    const ci = c.targetedCi?.[goal];
-    const base = [c.table, c.decode ?? '', c.alpha, c.topFraction, c.neurons, c.prompts, f(c.targeted.gen), f(c.targeted.mem), f(c.targeted.other), ci ? f(ci[0]) : '', ci ? f(ci[1]) : ''];
-    const ctrls: ControlCell[] = c.controls ?? [{ kind: 'paper', seeds: c.controlSeeds, mean: c.control, sd: c.controlSd } as ControlCell];
-    for (const k of ctrls) {
-      const d = k.diff;
-      rows.push([...base, k.kind, k.seeds, f(k.mean.gen), f(k.mean.mem), f(k.mean.other), f(k.sd.gen), f(k.sd.mem), f(k.sd.other),
-        d ? f(d.goal.estimate) : '', d ? f(d.goal.lo) : '', d ? f(d.goal.hi) : '', d ? f(d.other.estimate) : '', d ? f(d.other.lo) : '', d ? f(d.other.hi) : '', k.verdict ?? ''].join(','));
-    }
-  }
-  return [head, ...rows].join('\n');
-}
-
 /**
  * Cross-steering: do neurons found by analysis B steer the prompts as well as A's own neurons? Each table is
  * decoded three ways at one alpha and top fraction: A's top set, B's top set, and A's random control.
