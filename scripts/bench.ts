@@ -22,7 +22,7 @@ const presets = (args.presets ?? 'tiny,classroom').split(',');
 const backends = (args.backends ?? 'wasm,webgpu').split(',');
 const steps = Number(args.steps ?? 3);
 const rounds = Number(args.rounds ?? 3);
-const contenders = (args.contenders ?? 'fused,stock,torch1,torch2').split(',');
+const allContenders = (args.contenders ?? 'fused,stock,torch1,torch2').split(',');
 const task = args.task ?? 'cipher';
 const only = new Set((args.only ?? 'train,record,llama').split(','));
 const llamaRounds = rounds;
@@ -67,6 +67,8 @@ const median = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return
 
 /** Every contender on one preset, alternated round by round. */
 async function trainRounds(backend: string, preset: string, adapterGflops: number): Promise<unknown[]> {
+  // PyTorch measures this CPU whatever the lab's backend: it runs beside the wasm rounds only
+  const contenders = backend === 'wasm' ? allContenders : allContenders.filter((c) => !c.startsWith('torch'));
   const labOps = contenders.filter((c) => ['fused', 'stock', 'before'].includes(c));
   // build each lab run once (warm-up step included); shapes of the batches the timed steps will see
   console.error(`[bench] ${preset} ${backend}: building ${labOps.join(', ')}`);
