@@ -25,3 +25,42 @@ describe('generate on non-finite logits', () => {
     m.dispose();
   });
 });
+
+describe('the vocabulary projection runs only where its logits are read', () => {
+  it('decoding projects the last position only; recording (hooksOnly) skips the head; activations and logits are unchanged', async () => {
+    const bytes = new Uint8Array(readFileSync('tests/fixtures/tiny-llama-f32.gguf'));
+    const m = await LlamaModel.fromGGUF(bytes, parseGGUF(bytes));
+    const head = m.config.tiedOutput ? 'token_embd' : 'output';
+    const headRows: number[] = [];
+    m.linearHook = (name, x, y) => { if (name === head) headRows.push(x.shape[0]); return y; };
+    const ids = m.tokenizer.encode(' the cat and 12', { addBos: true }), T = ids.length;
+    // full forward: every position projected
+    const full = m.forward(tf.tensor2d(ids, [1, T], 'int32'));
+    expect(headRows).toEqual([T]);
+    const fullV = (await full.data()) as Float32Array, V = m.dims.vocabSize;
+    // decoding: the prompt's forward projects its last position alone, and gives the same logits
+    headRows.length = 0;
+    const cache = m.newCache();
+    const last = m.run(tf.tensor2d(ids, [1, T], 'int32'), 0, cache, {}, true);
+    expect(last.shape).toEqual([1, 1, V]);
+    const lastV = (await last.data()) as Float32Array;
+    let err = 0;
+    for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(lastV[v] - fullV[(T - 1) * V + v]));
+    expect(err).toBeLessThan(1e-5);
+    m.disposeCache(cache);
+    expect(headRows).toEqual([1]);
+    headRows.length = 0;
+    await generate(m, ids, { maxTokens: 3, greedy: true, stopIds: [] });
+    expect(headRows).toEqual([1, 1, 1]);
+    // recording: hooks see the same activations, the head never runs
+    headRows.length = 0;
+    let seen: Float32Array | null = null;
+    const rec = m.forward(tf.tensor2d(ids, [1, T], 'int32'), { hooksOnly: true, hooks: { 'blocks.1.hook_resid_post': (t) => { seen = t.dataSync() as Float32Array; } } });
+    expect(rec.shape).toEqual([1, T, 0]);
+    expect(headRows).toEqual([]);
+    let ref: Float32Array | null = null;
+    m.forward(tf.tensor2d(ids, [1, T], 'int32'), { hooks: { 'blocks.1.hook_resid_post': (t) => { ref = t.dataSync() as Float32Array; } } });
+    expect(Array.from(seen!)).toEqual(Array.from(ref!));
+    m.dispose();
+  });
+});

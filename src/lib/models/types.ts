@@ -44,6 +44,8 @@ export interface ForwardOptions {
   hooks?: Record<string, HookFn>;
   promptLengths?: number[];
   seqLengths?: number[];
+  /** The caller reads hooks only: a model may skip its vocabulary projection and return logits of shape (B, T, 0). */
+  hooksOnly?: boolean;
 }
 
 export interface TextTokenizer {

@@ -126,7 +126,7 @@ export async function lastTokenActivations(model: HookedModel, prompts: number[]
       captured[n] = tf.keep(tf.gather(act.reshape([B * T, D]), tf.tensor1d(last, 'int32'))); // (B, D)
     };
   }
-  tf.tidy(() => { model.forward(tf.tensor2d(flat, [B, T], 'int32'), { hooks, promptLengths: prompts.map((p) => p.length), seqLengths: prompts.map((p) => p.length) }); });
+  tf.tidy(() => { model.forward(tf.tensor2d(flat, [B, T], 'int32'), { hooks, promptLengths: prompts.map((p) => p.length), seqLengths: prompts.map((p) => p.length), hooksOnly: true }); });
   const out: Record<string, Float32Array> = {};
   for (const n of names) {
     out[n] = (await captured[n].data()) as Float32Array;

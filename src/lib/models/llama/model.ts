@@ -229,8 +229,11 @@ export class LlamaModel implements HookedModel {
     return this.linear(`${b}.ffn_down`, post.reshape([B * T, D]) as tf.Tensor2D).reshape([B, T, C]);
   }
 
-  /** Logits (B, T, V) for tokens at positions start.., extending `cache` when one is given. */
-  run(tokens: tf.Tensor2D, start: number, cache: KVCache | null, opts: ForwardOptions = {}): tf.Tensor3D {
+  /**
+   * Logits (B, T, V) for tokens at positions start.., extending `cache` when one is given; (B, 1, V) of the last
+   * position only with `lastOnly` (decoding), (B, T, 0) with opts.hooksOnly (recording: no vocabulary projection).
+   */
+  run(tokens: tf.Tensor2D, start: number, cache: KVCache | null, opts: ForwardOptions = {}, lastOnly = false): tf.Tensor3D {
     const [B, T] = tokens.shape;
     if (start + T > this.config.nCtx) throw new Error(`Sequence of ${start + T} tokens exceeds the context length ${this.config.nCtx}.`);
     if (cache && cache.length !== start) throw new Error(`KV cache holds ${cache.length} positions but the call starts at ${start}.`);
@@ -249,9 +252,12 @@ export class LlamaModel implements HookedModel {
         x = hk(`${p}.hook_resid_mid`, tf.add(x, hk(`${p}.hook_attn_out`, this.attention(this.rmsNorm(x, `blk.${i}.attn_norm`), i, start, cache, hk)))) as tf.Tensor3D;
         x = hk(`${p}.hook_resid_post`, tf.add(x, hk(`${p}.hook_mlp_out`, this.mlp(this.rmsNorm(x, `blk.${i}.ffn_norm`), i, hk)))) as tf.Tensor3D;
       }
-      const h = hk('ln_final.hook_normalized', this.rmsNorm(x, 'output_norm')) as tf.Tensor3D;
+      let h = hk('ln_final.hook_normalized', this.rmsNorm(x, 'output_norm')) as tf.Tensor3D;
+      if (opts.hooksOnly) return tf.zeros([B, T, 0]) as tf.Tensor3D;
+      let R = T;
+      if (lastOnly && T > 1) { h = h.slice([0, T - 1, 0], [B, 1, -1]); R = 1; } // (B, 1, C)
       const out = this.config.tiedOutput ? 'token_embd' : 'output';
-      return this.linear(out, h.reshape([B * T, this.config.dModel]) as tf.Tensor2D).reshape([B, T, this.config.vocabSize]) as tf.Tensor3D; // (B, T, V)
+      return this.linear(out, h.reshape([B * R, this.config.dModel]) as tf.Tensor2D).reshape([B, R, this.config.vocabSize]) as tf.Tensor3D; // (B, R, V)
     });
     if (cache) cache.length = start + T;
     return logits;
@@ -307,8 +313,8 @@ export async function generate(model: LlamaModel, prompt: number[], o: GenerateO
     let input = prompt;
     for (let s = 0; s < o.maxTokens && cache.length + input.length <= model.config.nCtx; s++) {
       const last = tf.tidy(() => {
-        const logits = model.run(tf.tensor2d(input, [1, input.length], 'int32'), cache.length, cache, { hooks: o.hooks }); // (1, T, V)
-        return logits.slice([0, input.length - 1, 0], [1, 1, -1]).reshape([-1]); // (V,)
+        const logits = model.run(tf.tensor2d(input, [1, input.length], 'int32'), cache.length, cache, { hooks: o.hooks }, true); // (1, 1, V)
+        return logits.reshape([-1]); // (V,) of the last position: the head runs on it alone
       });
       const l = (await last.data()) as Float32Array;
       last.dispose();
