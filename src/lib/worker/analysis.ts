@@ -349,7 +349,7 @@ export class AnalysisService {
   private async freshPool(s: Session, per: number, decode: DecodeMode, o: { maxDecode?: number; freshSeed?: number }, onProgress?: (p: Progress) => void) {
     const seed = o.freshSeed ?? 1;
     if (s.pool && s.pool.info.decode === decode && s.pool.info.seed === seed && s.pool.info.perDirection >= per) return s.pool;
-    const maxDecode = o.maxDecode ?? Math.max(20 * per, 1000);
+    const maxDecode = o.maxDecode ?? Math.max(10 * per, 1000);
     const trainSeed = Number((s.training?.config as { seed?: unknown } | undefined)?.seed);
     const exclude = excludedPrompts(s.task, {
       trainSeed: Number.isInteger(trainSeed) && trainSeed >= 0 ? trainSeed : undefined,
