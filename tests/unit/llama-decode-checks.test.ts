@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseGGUF } from '../../src/lib/gguf/reader';
 import { LlamaModel, generate } from '../../src/lib/models/llama/model';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
+import { greedyDecode } from '../../src/lib/models/generate';
 
 beforeAll(async () => {
   registerQMatMulKernels();
@@ -22,6 +23,9 @@ describe('generate on non-finite logits', () => {
     await expect(generate(m, ids, { maxTokens: 2, greedy: true, stopIds: [], hooks: nan })).rejects.toThrow(/step 1 are not finite.*NaN/);
     const inf = { 'ln_final.hook_normalized': (t: tf.Tensor) => tf.mul(t, Infinity) };
     await expect(generate(m, ids, { maxTokens: 2, greedy: true, stopIds: [], hooks: inf })).rejects.toThrow(/not finite/);
+    // the multi-row decoder (shared with GPT-2) too
+    expect((await greedyDecode(m, [ids, ids.slice(0, 3)], { maxNewTokens: 2 })).every((r) => r.length > 0)).toBe(true);
+    await expect(greedyDecode(m, [ids, ids.slice(0, 3)], { maxNewTokens: 2, hooks: nan })).rejects.toThrow(/NaN/);
     m.dispose();
   });
 });

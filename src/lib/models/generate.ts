@@ -37,6 +37,9 @@ async function lastLogProbs(model: HookedModel, rows: number[][], promptLengths:
   });
   const data = (await out.data()) as Float32Array;
   out.dispose();
+  // argmax over NaN would pick token 0 without a word
+  const bad = data.findIndex((v) => Number.isNaN(v));
+  if (bad >= 0) throw new Error(`Decoding: the model's log-probabilities are NaN (row ${Math.floor(bad / (data.length / R))}); the weights, an adapter or a hook produced NaN.`);
   return data;
 }
 
