@@ -103,7 +103,15 @@ export function formatPercent(f: number): string {
 }
 
 export type AxisScale = ScaleLinear<number, number> | ScaleLogarithmic<number, number> | ScaleBand<string>;
-export interface Tick { value: number | string; pos: number; label: string }
+export interface Tick { value: number | string; pos: number; label: string; lines?: string[] }
+
+/** Width of a 12 px system-ui axis label per character, a little generous (no DOM here to measure with). */
+const TICK_CHAR_PX = 7;
+
+/** How many lines the longest tick label takes (band labels wrap at ", " when one line is wider than a band). */
+export function tickLines(ticks: Tick[]): number {
+  return Math.max(1, ...ticks.map((t) => t.lines?.length ?? 1));
+}
 
 /**
  * Ticks for an axis: band scales tick every category (centered), continuous scales use d3's ticks and
@@ -113,9 +121,20 @@ export function axisTicks(scale: AxisScale, count = 6, fmt?: (v: number) => stri
   if ('bandwidth' in scale) {
     const half = scale.bandwidth() / 2;
     const dom = scale.domain();
-    // Thin out labels when categories are many so they do not overlap (every k-th one).
-    const k = Math.max(1, Math.ceil(dom.length / Math.max(1, count * 2)));
-    return dom.map((d, i) => ({ value: d, pos: (scale(d) ?? 0) + half, label: i % k === 0 ? d : '' }));
+    const step = scale.step();
+    const widest = (parts: string[][]) => Math.max(0, ...parts.flat().map((l) => l.length * TICK_CHAR_PX + 8));
+    // A label wider than its band wraps at ", " ("α=0.5," over "top 10%"); if a line is still too wide, only
+    // every k-th label shows (and never more than about 2 x count labels) so neighbours never overlap.
+    let lines = dom.map((d) => [d]);
+    if (widest(lines) > step) {
+      const split = dom.map((d) => d.split(/(?<=,) /));
+      if (split.some((l) => l.length > 1)) lines = split;
+    }
+    const k = Math.max(1, Math.ceil(dom.length / Math.max(1, count * 2)), Math.ceil(widest(lines) / Math.max(1, step)));
+    return dom.map((d, i) => {
+      const show = i % k === 0;
+      return { value: d, pos: (scale(d) ?? 0) + half, label: show ? d : '', ...(show && lines[i].length > 1 ? { lines: lines[i] } : {}) };
+    });
   }
   const ticks = scale.ticks(count);
   const isLog = 'base' in scale;

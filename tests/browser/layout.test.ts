@@ -1,0 +1,84 @@
+// Layout on a laptop (1280 x 800) and a wide screen (1920 x 1080): no text box overlaps another on any page or
+// in any chart (the gallery renders every chart kind with data), and the checker itself finds a planted overlap.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { baseUrl, launchChromium, openHarness } from './chromium';
+import { overlaps } from './layout';
+
+const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'];
+const SIZES = [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }];
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function gallery(page: Page, width: number): Promise<void> {
+  await page.evaluate(async (w) => {
+    const load = new Function('p', 'return import(p)') as (p: string) => Promise<any>;
+    document.body.innerHTML = '';
+    await load('/src/app.css');
+    const { mountComponent } = await load('/src/lib/viz/dev-mount.ts');
+    const C = (await load('/src/pages/VizGallery.svelte')).default;
+    const box = document.createElement('div');
+    box.id = 'gallery';
+    box.style.width = `${w}px`;
+    document.body.append(box);
+    mountComponent(C, box, {});
+  }, width);
+  await page.waitForSelector('[data-testid=viz-table] tbody tr');
+  await page.waitForTimeout(300);
+}
+
+describe('layout: no overlapping text', () => {
+  it('every page at 1280x800 and 1920x1080', async () => {
+    const problems: string[] = [];
+    for (const vp of SIZES) {
+      const page = await browser.newPage({ viewport: vp });
+      for (const p of PAGES) {
+        await page.goto(`${baseUrl()}/?page=${p}&backend=wasm`);
+        await page.waitForSelector('main h1');
+        // pages that compute show their controls once the backend runs (the Train page's settings, say)
+        await page.waitForSelector('[data-testid=backend-badge]:has-text("backend: wasm")', { timeout: 120_000 });
+        await page.waitForTimeout(400);
+        for (const o of await overlaps(page)) problems.push(`${p} @${vp.width}: ${o}`);
+      }
+      await page.close();
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('every chart kind, with data, at both widths', async () => {
+    const problems: string[] = [];
+    const page = await openHarness(browser);
+    for (const vp of SIZES) {
+      await page.setViewportSize(vp);
+      await gallery(page, vp.width - 40);
+      for (const o of await overlaps(page, '#gallery')) problems.push(`gallery @${vp.width}: ${o}`);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('the checker itself finds a planted overlap (a label under a button, an axis tick on a title)', async () => {
+    const page = await browser.newPage({ viewport: SIZES[0] });
+    await page.goto(`${baseUrl()}/?page=tasks&backend=wasm`);
+    await page.waitForSelector('main h1');
+    expect(await overlaps(page)).toEqual([]);
+    await page.evaluate(() => {
+      const d = document.createElement('div');
+      d.style.position = 'relative';
+      d.innerHTML = '<span>planted label text</span><button style="position:absolute;left:20px;top:0">Planted</button>'
+        + '<svg width="300" height="40"><text x="10" y="20">Planted chart title</text><text x="30" y="22">0.5</text></svg>';
+      document.querySelector('main')!.prepend(d);
+    });
+    const found = await overlaps(page);
+    expect(found.length).toBe(2);
+    expect(found.join('\n')).toMatch(/text "planted label text" overlaps button "Planted"|button "Planted" overlaps text "planted label text"/);
+    expect(found.join('\n')).toMatch(/svg text "Planted chart title" overlaps svg text "0.5"/);
+    await page.close();
+  });
+});
