@@ -39,7 +39,7 @@ describe('layout: no overlapping text', () => {
     for (const vp of SIZES) {
       const page = await browser.newPage({ viewport: vp });
       for (const p of PAGES) {
-        await page.goto(`${baseUrl()}/?page=${p}&backend=wasm`);
+        await page.goto(`${baseUrl()}/?page=${p}&backend=wasm`, { timeout: 120_000 });
         await page.waitForSelector('main h1');
         // pages that compute show their controls once the backend runs (the Train page's settings, say)
         await page.waitForSelector('[data-testid=backend-badge]:has-text("backend: wasm")', { timeout: 120_000 });

@@ -19,7 +19,7 @@ describe('JobTracker', () => {
     expect(first.etaSeconds).toBeNull();
     for (let i = 2; i <= 11; i++) { advance(500); tr.report('training', 3000 + i, 6000); }
     const p = tr.report('training', 3011, 6000);
-    expect(p.rate).toBeCloseTo(2, 6); // 10 steps in 5 s
+    expect(p.rate).toBeCloseTo(2, 6); // from step 3002 on: 9 steps in 4.5 s
     expect(p.etaSeconds).toBeCloseTo((6000 - 3011) / 2, 3);
   });
 
@@ -37,8 +37,18 @@ describe('JobTracker', () => {
     expect(seen[seen.length - 1].paused).toBe(false);
     advance(1000);
     const after = tr.report('training', 4, 100);
-    expect(after.rate).toBeCloseTo(1, 6); // 3 steps in 3 s of running, the minute paused left out
+    expect(after.rate).toBeCloseTo(1, 6); // from step 2 on: 2 steps in 2 s of running, the minute paused left out
     expect(after.etaSeconds).toBeCloseTo(96, 3);
+  });
+
+  it('a job that reports before its first unit does not count that (warm-up) unit', () => {
+    const { tr, advance } = tracker();
+    tr.report('training', 0, 100);
+    advance(30_000); // the first step compiles every shader
+    expect(tr.report('training', 1, 100).rate).toBe(0);
+    advance(1000); tr.report('training', 2, 100);
+    advance(1000);
+    expect(tr.report('training', 3, 100).rate).toBeCloseTo(1, 6);
   });
 
   it('checkpoint() waits while paused and reports the pause', async () => {

@@ -27,10 +27,11 @@ export class CancelledError extends Error {
 /**
  * Tracks one job's progress. The rate is measured over the units actually done since this tracker's first report
  * (a resumed run starts a new tracker, so the steps restored from a checkpoint never count as done in no time),
- * which also leaves out the warm-up: the first unit (shader compiles, first allocations) ends before the first
- * report. Time spent paused is left out too, and while paused the ETA reads null with `paused` set.
+ * from the first unit completed after the first report: the warm-up (shader compiles, first allocations) is left
+ * out whether the job reports before its first unit or after it. Time spent paused is left out too, and while paused the ETA reads null with `paused` set.
  */
 export class JobTracker {
+  private firstDone = -1;
   private baseT = -1;
   private baseDone = 0;
   private pausedMs = 0;
@@ -82,7 +83,11 @@ export class JobTracker {
   }
 
   report(phase: string, done: number, total: number, message?: string): Progress {
-    if (this.baseT < 0 || done < this.baseDone) {
+    if (this.firstDone < 0 || done < this.firstDone) {
+      this.firstDone = done;
+      this.baseT = -1;
+    } else if (this.baseT < 0 && done > this.firstDone) {
+      // the first unit done after the first report ends the warm-up: count from here
       this.baseT = this.now();
       this.baseDone = done;
       this.pausedMs = 0;
@@ -105,6 +110,14 @@ export class JobTracker {
     this.onProgress?.(p);
     return p;
   }
+}
+
+/** The progress to leave on screen once a job ended, so a stale phase ("decoding validation prompts 6/6") never stays. */
+export function endedProgress(p: Progress | null, status: 'done' | 'stopped' | 'failed'): Progress | null {
+  if (!p) return null;
+  const phase = status === 'done' ? 'finished' : status === 'stopped' ? 'stopped' : 'failed';
+  const done = status === 'done' ? p.total : p.done;
+  return { ...p, phase, done, fraction: p.total > 0 ? Math.min(1, done / p.total) : 0, etaSeconds: null, rate: 0, message: undefined, paused: false };
 }
 
 export function formatEta(s: number | null): string {
