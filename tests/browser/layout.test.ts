@@ -38,11 +38,13 @@ describe('layout: no overlapping text', () => {
     const problems: string[] = [];
     for (const vp of SIZES) {
       const page = await browser.newPage({ viewport: vp });
+      // one load, then the nav links: the lab's worker (and its backend) stays up from page to page
+      await page.goto(`${baseUrl()}/?page=home&backend=wasm`, { timeout: 120_000 });
+      await page.waitForSelector('[data-testid=backend-badge]:has-text("backend: wasm")', { timeout: 120_000 });
       for (const p of PAGES) {
-        await page.goto(`${baseUrl()}/?page=${p}&backend=wasm`, { timeout: 120_000 });
-        await page.waitForSelector('main h1');
-        // pages that compute show their controls once the backend runs (the Train page's settings, say)
-        await page.waitForSelector('[data-testid=backend-badge]:has-text("backend: wasm")', { timeout: 120_000 });
+        await page.click(`nav a[href="?page=${p}"]`);
+        await page.waitForFunction((name) => new URL(location.href).searchParams.get('page') === name && !!document.querySelector('main h1'), p);
+        if (p === 'train') await page.waitForSelector('[data-testid=train-task]', { timeout: 60_000 });
         await page.waitForTimeout(400);
         for (const o of await overlaps(page)) problems.push(`${p} @${vp.width}: ${o}`);
       }

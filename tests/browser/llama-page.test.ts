@@ -33,6 +33,15 @@ describe('LLaMA page', () => {
     await page.waitForSelector('[data-testid=llama-error]');
     expect(await page.textContent('[data-testid=llama-error]')).toMatch(/Could not use "not-a-model.gguf"/);
 
+    // a download that fails on the network is reported as a network failure, not as a bad file
+    await ctx.route('https://models.example.test/**', (r) => r.abort('internetdisconnected'));
+    await page.fill('[data-testid=llama-url]', 'https://models.example.test/Llama-3.2-1B-Q4_K_M.gguf');
+    await page.click('[data-testid=llama-url-load]');
+    await page.waitForFunction(() => /network/.test(document.querySelector('[data-testid=llama-error]')?.textContent ?? ''), null, { timeout: 60_000 });
+    const net = await page.textContent('[data-testid=llama-error]');
+    expect(net).toMatch(/the network failed .*check the connection/);
+    expect(net).not.toMatch(/valid GGUF/);
+
     // the tiny fixture: header, info panel, then weights
     await page.setInputFiles('[data-testid=llama-file]', resolve('tests/fixtures/tiny-llama-q8_0.gguf'));
     await page.waitForSelector('[data-testid=llama-status]:has-text("loaded")', { timeout: 120_000 });
@@ -48,6 +57,8 @@ describe('LLaMA page', () => {
     await page.fill('[data-testid=chat-input]', 'the cat');
     await page.click('[data-testid=chat-send]');
     await page.waitForSelector('[data-testid=chat-output]', { timeout: 120_000 });
+    // the fixture's weights are random: the page says its output is noise
+    expect(await page.textContent('[data-testid=random-weights]')).toMatch(/untrained random weights: the output is noise/);
     expect(((await page.textContent('[data-testid=chat-output]')) ?? '').length).toBeGreaterThan(0);
 
     // fine-tune: cipher, 4 updates, evaluate every 2 on 2 prompts
@@ -60,6 +71,10 @@ describe('LLaMA page', () => {
     await page.click('[data-testid=ft-start]');
     await page.waitForSelector('[data-testid=ft-live] [data-testid=line-chart] path[d]', { timeout: 300_000, state: 'attached' });
     await page.waitForSelector('text=Fine-tuning finished', { timeout: 300_000 });
+    // the progress line says it finished, never the last evaluation's stale "decoding validation prompts"
+    const done = await page.textContent('[data-testid=ft-live] [data-testid=progress]');
+    expect(done).toMatch(/finished: 4 \/ 4 steps \(100%\)/);
+    expect(done).not.toMatch(/decoding validation prompts/);
     const lossPath = await page.getAttribute('[data-testid=ft-live] [data-testid=line-chart] path[d]', 'd');
     expect((lossPath ?? '').length).toBeGreaterThan(20);
     await page.waitForSelector('[data-testid=label-shares] path[d]', { state: 'attached' });

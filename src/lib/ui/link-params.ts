@@ -26,6 +26,15 @@ export const KNOWN: Record<string, (v: string) => boolean> = {
   pairs: (v) => /^\d{2,6}$/.test(v) && Number(v) >= 10,
   neuron: (v) => /^\d{1,7}$/.test(v),
   dir: (v) => ['toGen', 'toMem'].includes(v),
+  // Train settings, so a copied link reproduces the run it describes (the Train page's validator)
+  steps: setting('steps', Number),
+  batch: setting('batchSize', Number),
+  accum: setting('gradAccum', Number),
+  lr: setting('lr', Number),
+  warmup: setting('warmup', Number),
+  every: setting('evalEvery', Number),
+  limit: setting('evalLimit', Number),
+  decode: setting('evalDecode', String),
 };
 
 /** At most this many characters of a key or value are echoed back in a warning (a 2 MB key was rendered whole). */

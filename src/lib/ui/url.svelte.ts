@@ -16,10 +16,24 @@ export function param(name: string, fallback = ''): string {
   return url.params[name] ?? fallback;
 }
 
+/**
+ * Parameters that belong to some pages only: moving to another page drops them, so Steer's alpha does not ride
+ * along to the Train page (and a copied link carries only what its page uses).
+ */
+const OWNED: Record<string, readonly PageName[]> = {
+  alpha: ['steer'], top: ['steer'], dir: ['steer'],
+  split: ['tasks'], preset: ['train'], run: ['report', 'runs'],
+  steps: ['train'], batch: ['train'], accum: ['train'], lr: ['train'], warmup: ['train'], every: ['train'], limit: ['train'], decode: ['train'],
+  hook: ['neurons', 'steer'], neuron: ['neurons', 'steer'], pairs: ['home', 'neurons'],
+};
+
 /** Sets (or clears with null) parameters and writes them to the address bar without a reload. */
 export function setParams(p: Record<string, string | number | null | undefined>, push = false): void {
   // read untracked: an effect that writes settings into the link must not re-run because the link changed
   const next = { ...untrack(() => url.params) };
+  if (typeof p.page === 'string' && p.page !== next.page) {
+    for (const k of Object.keys(next)) if (OWNED[k] && !OWNED[k].includes(p.page as PageName)) delete next[k];
+  }
   for (const [k, v] of Object.entries(p)) {
     if (v === null || v === undefined || v === '') delete next[k];
     else next[k] = String(v);

@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 // Loads a GGUF LLaMA from an ArrayBuffer, a Blob/File (header first, then tensor by tensor) or a URL
 // (https or localhost; streamed with progress/ETA, cached with the Cache API, resumed with Range requests),
 // reports its shape and memory, generates text, and hands the HookedModel to recording/steering code.
-import { parseGGUF, readGGUFHeader, type GGUFHeader, type GGUFSource } from '../../gguf/reader';
+import { metaString, parseGGUF, readGGUFHeader, type GGUFHeader, type GGUFSource } from '../../gguf/reader';
 import { LlamaModel, generate } from './model';
 import { configFromGGUF } from './config';
 import { LlamaTokenizer } from './tokenizer';
@@ -83,6 +83,8 @@ export interface LlamaPlan {
   weightBytes: number;
   /** The largest single weight buffer: it must fit maxStorageBufferBindingSize and maxBufferSize. */
   largestBuffer: { name: string; bytes: number };
+  /** The lab's test fixtures (scripts/make-fixtures.ts): random, untrained weights, so any output is noise. */
+  randomWeights: boolean;
 }
 
 export interface AdapterInfo {
@@ -129,6 +131,7 @@ export function planFromHeader(h: GGUFHeader, name: string): LlamaPlan {
   return {
     name, arch: 'llama', nLayer: c.nLayer, dModel: c.dModel, nHead: c.nHead, nHeadKv: c.nHeadKv, vocabSize: c.vocabSize,
     nCtx: c.nCtx, quantTypes, fileBytes: h.fileSize, weightBytes, largestBuffer: largest,
+    randomWeights: /^memgen-tiny-llama/.test(metaString(h, 'general.name', '')),
   };
 }
 
