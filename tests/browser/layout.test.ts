@@ -60,6 +60,13 @@ describe('layout: no overlapping text', () => {
       await page.setViewportSize(vp);
       await gallery(page, vp.width - 40);
       for (const o of await overlaps(page, '#gallery')) problems.push(`gallery @${vp.width}: ${o}`);
+      // the sweep's control spreads are wider than their values: whiskers stop at 0%, never below the axis
+      const below = await page.evaluate(() => {
+        const fig = document.querySelector('[data-testid=viz-bar-sweep]')!;
+        const axis = fig.querySelector('.axis-x line.domain')!.getBoundingClientRect().top;
+        return [...fig.querySelectorAll('path.err')].map((e) => e.getBoundingClientRect().bottom - axis).filter((d) => d > 1);
+      });
+      if (below.length) problems.push(`gallery @${vp.width}: ${below.length} error bars run below 0`);
     }
     expect(problems).toEqual([]);
     await page.close();

@@ -21,7 +21,7 @@ describe('LLaMA page', () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${baseUrl()}/?page=llama&backend=wasm`);
+    await page.goto(`${baseUrl()}/?page=llama&backend=wasm`, { timeout: 120_000 });
     await page.waitForSelector('h1:has-text("LLaMA")');
     await page.waitForSelector('[data-testid=llama-file]:not([disabled])', { timeout: 120_000 });
 

@@ -27,12 +27,25 @@ const OWNED: Record<string, readonly PageName[]> = {
   hook: ['neurons', 'steer'], neuron: ['neurons', 'steer'], pairs: ['home', 'neurons'],
 };
 
+/** The page-owned parameters each page had when the user left it (this tab only). */
+const left: Partial<Record<PageName, Record<string, string>>> = {};
+
 /** Sets (or clears with null) parameters and writes them to the address bar without a reload. */
 export function setParams(p: Record<string, string | number | null | undefined>, push = false): void {
   // read untracked: an effect that writes settings into the link must not re-run because the link changed
   const next = { ...untrack(() => url.params) };
-  if (typeof p.page === 'string' && p.page !== next.page) {
-    for (const k of Object.keys(next)) if (OWNED[k] && !OWNED[k].includes(p.page as PageName)) delete next[k];
+  if (typeof p.page === 'string' && p.page !== (next.page ?? 'home')) {
+    const from = (next.page ?? 'home') as PageName;
+    const to = p.page as PageName;
+    const kept: Record<string, string> = {};
+    for (const k of Object.keys(next)) {
+      if (!OWNED[k]) continue;
+      if (OWNED[k].includes(from)) kept[k] = next[k];
+      if (!OWNED[k].includes(to)) delete next[k];
+    }
+    left[from] = kept;
+    // coming back to a page brings its own settings back (the link then reproduces it again)
+    for (const [k, v] of Object.entries(left[to] ?? {})) if (!(k in next) && !(k in p)) next[k] = v;
   }
   for (const [k, v] of Object.entries(p)) {
     if (v === null || v === undefined || v === '') delete next[k];
