@@ -25,6 +25,8 @@ describe('links', () => {
     for (const p of ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device']) {
       await page.click(`nav a[href="?page=${p}"]`);
       expect(await page.isVisible('[data-testid=copy-link]')).toBe(true);
+      // before any analysis, Home does not open empty neuron or steering pages
+      if (p === 'home') expect(await page.isDisabled('[data-testid=guided-open-map]')).toBe(true);
       // Train's settings belong to Train: not in the other pages' links, back when Train is
       expect(new URL(page.url()).searchParams.get('steps')).toBe(p === 'train' ? '500' : null);
     }
