@@ -64,7 +64,8 @@ describe('Neurons and Steer pages', () => {
     expect(tryRows[2]).toMatch(/^paper control/);
     expect(tryRows[3]).toMatch(/^matched control/);
     expect(tryRows[4]).toMatch(/^direction control/);
-    for (const r of tryRows) expect(r).toMatch(/(mem|gen|other)\d/); // a label, then P(mem) as a percentage
+    for (const r of tryRows) expect(r).toMatch(/(mem|gen|other)(< )?\d/); // a label, then P(mem) as a percentage
+    for (const r of tryRows) expect(r).not.toMatch(/\de-\d/); // "< 0.01%", never "5.87e-37%"
 
     await page.fill('input[type=text][size="16"]', '1, 3');
     await page.locator('label:has-text("Control seeds") input').fill('2');
