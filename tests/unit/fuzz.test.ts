@@ -7,9 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Mutator, mutateJSON, writeLE, type FuzzCase } from '../../src/lib/util/fuzz';
 import { Rng } from '../../src/lib/util/rng';
-import { CheckpointFormatError, decodeCheckpoint, encodeCheckpoint, type CheckpointHeader } from '../../src/lib/train/checkpoint';
-import { initWeights, weightShapes } from '../../src/lib/models/gpt2/model';
-import { validateConfig, type GPT2Config } from '../../src/lib/models/gpt2/config';
+import { CheckpointFormatError, decodeCheckpoint } from '../../src/lib/train/checkpoint';
+import { validateConfig } from '../../src/lib/models/gpt2/config';
 import { getTask } from '../../src/lib/tasks';
 import { TaskTokenizer } from '../../src/lib/tasks/tokenizer';
 import { GGUFError, parseGGUF } from '../../src/lib/gguf/reader';
@@ -77,27 +76,9 @@ function expectCleanError(e: unknown, c: FuzzCase, cls: new (...a: never[]) => E
 
 // ---------------------------------------------------------------- GPT-2 checkpoints
 
-const tok = getTask('cipher').tokenizer();
-const ckConfig: GPT2Config = { nLayer: 1, nHead: 2, dModel: 8, nCtx: 12, vocabSize: tok.size, eps: 1e-5 };
 
-function validCheckpoint(withAdam: boolean, seed: number): ArrayBuffer {
-  const w = initWeights(ckConfig, seed);
-  const shapes = weightShapes(ckConfig);
-  const tensors: Record<string, Float32Array> = { ...w };
-  const allShapes: Record<string, number[]> = { ...shapes };
-  if (withAdam)
-    for (const [k, v] of Object.entries(w)) {
-      tensors[`${k}.adam_m`] = v.map((x) => x * 0.1);
-      allShapes[`${k}.adam_m`] = shapes[k];
-    }
-  const header: Omit<CheckpointHeader, 'tensors'> = {
-    format: 'memgen-gpt2-checkpoint', version: 1, id: `fuzz-${seed}`, task: 'cipher', preset: 'tiny', config: ckConfig,
-    tokenizer: tok.toJSON(), seed, step: 40, train: { lr: 0.001, steps: 100, batch: 8 },
-    eval: { step: 40, mem: 0.5, gen: 0.25, other: 0.25, total: 1, decode: 'greedy' },
-    log: [{ step: 10, loss: 3.2 }, { step: 40, gen: 0.25, mem: 0.5 }], createdAt: '2026-01-01T00:00:00.000Z',
-  };
-  return encodeCheckpoint(header, tensors, allShapes);
-}
+/** A small valid checkpoint (the hardening tests' own, optionally with AdamW moments): the fuzz corpus. */
+const validCheckpoint = (withAdam: boolean, seed: number): ArrayBuffer => tinyCheckpoint(seed, {}, withAdam);
 
 /** Everything the loaders do with a decoded checkpoint before touching tfjs, with their own error checks. */
 function checkDecoded(buf: ArrayBuffer): void {
