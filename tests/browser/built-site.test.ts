@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, preview, type PreviewServer } from 'vite';
+import { preview, type PreviewServer } from 'vite';
 import type { Browser, Page } from 'playwright-core';
 import type { Server as HttpServer } from 'node:http';
-import { launchChromium } from './chromium';
+import { buildSite, launchChromium } from './chromium';
 import { countingServer, gpuWorker, probeWorker } from './worker-csp';
 import { LAB_CSP } from '../../scripts/csp';
 
@@ -20,14 +20,7 @@ let base = '';
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'memgen-built-'));
-  // vitest sets NODE_ENV=test, which would make import.meta.env.PROD false in the build.
-  const env = process.env.NODE_ENV;
-  process.env.NODE_ENV = 'production';
-  try {
-    await build({ logLevel: 'error', mode: 'production', build: { outDir, emptyOutDir: true } });
-  } finally {
-    process.env.NODE_ENV = env;
-  }
+  await buildSite(outDir);
   // The preview server with the config's own headers, exactly as `npm run preview` serves the site.
   server = await preview({ logLevel: 'error', build: { outDir }, preview: { port: 0, host: '127.0.0.1', strictPort: false } });
   base = server.resolvedUrls!.local[0].replace(/\/$/, '');

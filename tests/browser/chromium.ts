@@ -97,3 +97,16 @@ export function shippedModel(task: string): string {
   if (!m) throw new Error(`static-models/index.json lists no ${task} checkpoint: ship one with scripts/ship-model.ts.`);
   return m.file;
 }
+
+/** A production build of the lab into `outDir`, as `npm run build` makes it (service worker included). */
+export async function buildSite(outDir: string): Promise<void> {
+  // vitest sets NODE_ENV=test, which would make import.meta.env.PROD false in the build (no service worker).
+  const env = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    const { build } = await import('vite'); // only the build tests need it, not bench or reproduce
+    await build({ logLevel: 'error', mode: 'production', build: { outDir, emptyOutDir: true } });
+  } finally {
+    process.env.NODE_ENV = env;
+  }
+}

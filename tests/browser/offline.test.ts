@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, preview, type PreviewServer } from 'vite';
+import { preview, type PreviewServer } from 'vite';
 import type { Browser } from 'playwright-core';
 import type { Server as HttpServer } from 'node:http';
-import { launchChromium } from './chromium';
+import { buildSite, launchChromium } from './chromium';
 
 let browser: Browser;
 let server: PreviewServer | undefined;
@@ -16,14 +16,7 @@ let outDir = '';
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'memgen-offline-'));
-  // vitest sets NODE_ENV=test, which would make import.meta.env.PROD false in the build (no service worker).
-  const env = process.env.NODE_ENV;
-  process.env.NODE_ENV = 'production';
-  try {
-    await build({ logLevel: 'error', mode: 'production', build: { outDir, emptyOutDir: true } });
-  } finally {
-    process.env.NODE_ENV = env;
-  }
+  await buildSite(outDir);
   browser = await launchChromium();
 });
 
