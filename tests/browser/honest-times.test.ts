@@ -53,8 +53,10 @@ describe('honest times and states', () => {
     await page.waitForSelector('[data-testid=train-start]:not([disabled])', { timeout: 120_000 });
     // nothing measured yet in this fresh browser: the page says so instead of guessing
     expect(await page.textContent('[data-testid=train-estimate]')).toContain('not measured yet');
-    await page.fill('[data-testid=train-steps]', '400');
-    await page.fill('[data-testid=train-eval-every]', '2');
+    // evaluations far enough apart that the first one stays alone on the chart long enough to be seen (every 2
+    // steps raced on a quiet machine: the second came before the check, and a line replaced the points)
+    await page.fill('[data-testid=train-steps]', '4000');
+    await page.fill('[data-testid=train-eval-every]', '40');
     await page.fill('[data-testid=train-eval-limit]', '2');
     await page.click('[data-testid=train-start]');
     await page.waitForSelector('[data-testid=runs-table] tr:has-text("running")', { timeout: 60_000 });
