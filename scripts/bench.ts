@@ -327,7 +327,7 @@ try {
       for (let i = 0; i < 3; i++) await loraTrainStep(m, a, opt, batch, 1e-4);
       const loraTps = (3 * prompt.length) / ((performance.now() - t0) / 1000);
       m.dispose();
-      const simd = backend === 'wasm' ? await mod('/src/lib/kernels/qmatmul/simd.ts') : null;
+      const simd = backend === 'wasm' ? await mod('/src/lib/kernels/qmatmul/wasm-simd/index.ts') : null;
       const q = await mod('/src/lib/kernels/qmatmul/index.ts');
       return {
         file, loadMs, prefillTokensPerSec: prefillTps, promptTokens: prompt.length, decodeTokens: n, rounds,

@@ -1,5 +1,5 @@
-// Builds the wasm SIMD quantized matmul (src/lib/kernels/qmatmul/asm/qdot.ts, AssemblyScript) into
-// src/lib/kernels/qmatmul/qdot-wasm.ts: four binaries as base64: with and without relaxed SIMD (the loader
+// Builds the wasm SIMD quantized matmul (src/lib/kernels/qmatmul/wasm-simd/asm/qdot.ts, AssemblyScript) into
+// src/lib/kernels/qmatmul/wasm-simd/qdot-wasm.ts: four binaries as base64: with and without relaxed SIMD (the loader
 // takes the relaxed one where the engine validates it), each importing a plain memory or a shared one
 // (tfjs-wasm's threaded build), since a wasm memory import must match the memory's kind.
 //   node scripts/build-qdot.mjs          write the file
@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const src = 'src/lib/kernels/qmatmul/asm/qdot.ts';
-const out = join(root, 'src/lib/kernels/qmatmul/qdot-wasm.ts');
+const src = 'src/lib/kernels/qmatmul/wasm-simd/asm/qdot.ts';
+const out = join(root, 'src/lib/kernels/qmatmul/wasm-simd/qdot-wasm.ts');
 const common = [src, '-O3', '--runtime', 'stub', '--importMemory', '--noExportMemory', '--use', 'abort=', '--outFile', 'qdot.wasm'];
 
 async function build(extra) {

@@ -13,7 +13,7 @@ describe('wasm SIMD quantized matmul in tfjs-wasm', () => {
   it('equals the JS twin bit for bit in the heap of tfjs-wasm, and LLaMA logits stay near the float path', async () => {
     const page = await openHarness(browser);
     await loadModules(page, {
-      q: '/src/lib/kernels/qmatmul/index.ts', int8: '/src/lib/kernels/qmatmul/int8.ts', simd: '/src/lib/kernels/qmatmul/simd.ts',
+      q: '/src/lib/kernels/qmatmul/index.ts', int8: '/src/lib/kernels/qmatmul/wasm-simd/int8.ts', simd: '/src/lib/kernels/qmatmul/wasm-simd/index.ts',
       quant: '/src/lib/gguf/quant.ts', reader: '/src/lib/gguf/reader.ts', model: '/src/lib/models/llama/model.ts',
     });
     const r = await page.evaluate(async () => {

@@ -16,7 +16,7 @@ afterAll(async () => { await browser?.close(); });
 describe('qMatMul index range on WebGPU', () => {
   it('addresses the last output of M = 261, 263 and 4096 rows against a 128,256 vocabulary; the thread index does not', async () => {
     const page = await openHarness(browser);
-    await loadModules(page, { q: '/src/lib/kernels/qmatmul/index.ts', wgsl: '/src/lib/kernels/qmatmul/wgsl.ts', quant: '/src/lib/gguf/quant.ts' });
+    await loadModules(page, { q: '/src/lib/kernels/qmatmul/index.ts', wgsl: '/src/lib/kernels/qmatmul/webgpu.ts', quant: '/src/lib/gguf/quant.ts' });
     const r = await page.evaluate(async () => {
       const w = window as any;
       const { useBackend, tf } = w.lab;

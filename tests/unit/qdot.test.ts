@@ -1,12 +1,12 @@
-// The wasm SIMD quantized matmul (src/lib/kernels/qmatmul/asm/qdot.ts) against its JS twin (int8.ts): the same
+// The wasm SIMD quantized matmul (src/lib/kernels/qmatmul/wasm-simd/asm/qdot.ts) against its JS twin (int8.ts): the same
 // int8 math, so the results must be identical bit for bit; the twin against the float path (dequantize + dot)
 // within llama.cpp's tolerance for quantized matmuls; and the committed binaries against a fresh build.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { quantize } from '../../src/lib/gguf/quant';
 import { qMatMulRef, rowBytes } from '../../src/lib/kernels/qmatmul';
-import { qMatMulInt8Ref, quantizeRows } from '../../src/lib/kernels/qmatmul/int8';
-import { qMatMulInt8Wasm, relaxed, setRelaxedSimd } from '../../src/lib/kernels/qmatmul/simd';
+import { qMatMulInt8Ref, quantizeRows } from '../../src/lib/kernels/qmatmul/wasm-simd/int8';
+import { qMatMulInt8Wasm, relaxed, setRelaxedSimd } from '../../src/lib/kernels/qmatmul/wasm-simd';
 
 const FORMATS = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const;
 

@@ -1,6 +1,6 @@
 // Index-range checks of the WebGPU quantized matmul programs (no GPU needed: the programs are plain objects).
 import { describe, expect, it } from 'vitest';
-import { outputGrid, qGatherProgram, qMatMulDxProgram, qMatMulProgram, qMatMulSimpleProgram } from '../../src/lib/kernels/qmatmul/wgsl';
+import { outputGrid, qGatherProgram, qMatMulDxProgram, qMatMulProgram, qMatMulSimpleProgram } from '../../src/lib/kernels/qmatmul/webgpu';
 import { flatDispatch, rowDispatch } from '../../src/lib/kernels/common';
 
 describe('qmatmul dispatch at the real vocabulary', () => {

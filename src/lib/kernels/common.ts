@@ -53,7 +53,7 @@ function unwrap(outs: tf.TensorInfo[]): tf.TensorInfo | tf.TensorInfo[] {
  * wasm: allocates every output first (a malloc can grow the heap and detach older views), then takes
  * heap views of inputs and outputs and computes in place.
  */
-export function registerHostKernel(kernelName: string, k: HostKernel): void {
+export function registerHostKernel(kernelName: string, k: HostKernel, wasmFirst?: LabKernel['wasm']): void {
   tf.registerKernel({
     kernelName,
     backendName: 'cpu',
@@ -70,6 +70,8 @@ export function registerHostKernel(kernelName: string, k: HostKernel): void {
     kernelName,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
+      const first = wasmFirst?.(inputs as Record<string, tf.TensorInfo>, backend, attrs ?? {});
+      if (first) return first;
       const be = backend as unknown as WasmBackendLike;
       const shapes = hostInputs(inputs, () => []); // shapes only: nothing read from the heap yet
       const specs = k.outputs(shapes, attrs ?? {});
@@ -94,10 +96,14 @@ export interface WebGPUBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
-export function registerWebGPUKernel(
-  kernelName: string,
-  run: (inputs: Record<string, tf.TensorInfo>, backend: WebGPUBackendLike, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[],
-): void {
+/** A kernel body on webgpu: runs its WGSL program(s) and returns the output(s). */
+export type WebGPURun = (
+  inputs: Record<string, tf.TensorInfo>,
+  backend: WebGPUBackendLike,
+  attrs: tf.NamedAttrMap,
+) => tf.TensorInfo | tf.TensorInfo[];
+
+export function registerWebGPUKernel(kernelName: string, run: WebGPURun): void {
   tf.registerKernel({
     kernelName,
     backendName: 'webgpu',
@@ -105,6 +111,35 @@ export function registerWebGPUKernel(
     kernelFunc: ({ inputs, backend, attrs }) =>
       run(inputs as Record<string, tf.TensorInfo>, backend as unknown as WebGPUBackendLike, attrs ?? {}),
   });
+}
+
+/** One kernel of a lab op: its CPU twin (cpu and wasm), its WGSL run (webgpu), and an optional wasm-only body. */
+export interface LabKernel {
+  host?: HostKernel;
+  webgpu?: WebGPURun;
+  /**
+   * A wasm body tried before the host twin (the quantized matmul's SIMD path); it returns null to leave the call
+   * to the host twin.
+   */
+  wasm?: (inputs: Record<string, tf.TensorInfo>, backend: unknown, attrs: tf.NamedAttrMap) => tf.TensorInfo | null;
+}
+
+/**
+ * Defines a lab op's registration: its kernels by name (WGSL on webgpu, the CPU twin on cpu and wasm) and the
+ * gradient of its forward kernel. Returns the op's `register()`, which does the work once however often it is
+ * called (each op function calls it, and kernels/registry.ts calls every op's at start-up).
+ */
+export function defineLabOp(op: { kernels: Record<string, LabKernel>; gradient?: tf.GradConfig }): () => void {
+  let registered = false;
+  return () => {
+    if (registered) return;
+    registered = true;
+    for (const [name, k] of Object.entries(op.kernels)) {
+      if (k.webgpu) registerWebGPUKernel(name, k.webgpu);
+      if (k.host) registerHostKernel(name, k.host, k.wasm);
+    }
+    if (op.gradient) tf.registerGradient(op.gradient);
+  };
 }
 
 export function size(shape: readonly number[]): number {

@@ -13,9 +13,9 @@
 // past that was silently left unwritten. The block forward therefore never uses the thread index: it takes its
 // output from the workgroup id on a 2-D grid it lays out itself (`outputGrid`), so its largest index is the
 // output count M x N. Every program checks that the indices it computes stay below 2^31 (`checkIndexRange`).
-import { checkFlatThreads, I32_LIMIT } from '../common';
+import { checkFlatThreads, I32_LIMIT, type WebGPURun } from '../common';
 import { blockInfo } from '../../gguf/types';
-import type { QFormat } from './formats';
+import type { QAttrs, QFormat } from './reference';
 
 /** WebGPU's default (and guaranteed) maxComputeWorkgroupsPerDimension. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -240,3 +240,18 @@ export function qGatherProgram(fmt: QFormat, R: number, N: number, K: number): P
       setOutputAtIndex(index, wAt(n, k));
     }`);
 }
+
+/** The kernel bodies on webgpu: each program reads x (or dy, or ids) and the weight's bytes, with N and K as uniforms. */
+function run(program: (fmt: QFormat, M: number, N: number, K: number) => Program): WebGPURun {
+  return (inputs, be, attrs) => {
+    const a = attrs as unknown as QAttrs;
+    const rows = inputs.x ?? inputs.dy ?? inputs.ids; // the program's first variable; the weight's bytes second
+    return be.runWebGPUProgram(program(a.format, rows.shape[0], a.N, a.K), [rows, inputs.w], 'float32', [
+      { type: 'int32', data: [a.N] },
+      { type: 'int32', data: [a.K] },
+    ]);
+  };
+}
+export const qMatMulWebGPU = run(qMatMulProgram);
+export const qMatMulDxWebGPU = run(qMatMulDxProgram);
+export const qGatherWebGPU = run(qGatherProgram);

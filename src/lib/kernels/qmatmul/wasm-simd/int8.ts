@@ -4,8 +4,8 @@
 // values for Q8_0/Q4_0 weights (its Q8_0), per 256 values with per-32 sums for Q4_K/Q6_K (its Q8_K), then each
 // weight block is an integer dot product scaled once. This differs from the float path (dequantize + dot) by
 // the rounding of x to 8 bits: about 0.4% of a block's largest |x| per value.
-import type { QFormat } from './formats';
-import { halfTable } from '../../gguf/quant';
+import type { QFormat } from '../reference';
+import { halfTable } from '../../../gguf/quant';
 
 export const INT8_FORMATS: ReadonlySet<string> = new Set(['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K']);
 /** The format codes of asm/qdot.ts. */

@@ -1,9 +1,15 @@
-// Loads the wasm SIMD quantized matmul (asm/qdot.ts, built into qdot-wasm.ts) against a given memory: on the
-// wasm backend tfjs-wasm's own heap, so the weights are read where tfjs keeps them; standalone (tests, or any
-// caller holding plain arrays) a memory of its own that the inputs are copied into.
+// The wasm SIMD part of the quantized matmul, an extra beside the usual reference / cpu / webgpu: LabQMatMul on
+// the 'wasm' backend (cpu.ts sends it here) with x rounded to int8 as llama.cpp does. Files:
+//   asm/qdot.ts   the kernel, AssemblyScript, built by `npm run build:qdot` into qdot-wasm.ts (generated)
+//   int8.ts       its JS twin (the same float32 operations in the same order: bit-for-bit equal)
+//   worker.ts     a helper thread (rows of W split across workers sharing tfjs-wasm's memory)
+//   index.ts      this file: loads the module against a given memory (on the wasm backend tfjs-wasm's own heap,
+//                 so the weights are read where tfjs keeps them; standalone, for tests or any caller holding
+//                 plain arrays, a memory of its own that the inputs are copied into), the thread pool, and the
+//                 kernel body run in tfjs-wasm's heap.
 import { QDOT_WASM, QDOT_WASM_RELAXED, QDOT_WASM_RELAXED_SHARED, QDOT_WASM_SHARED } from './qdot-wasm';
-import { FORMAT_CODE } from './int8';
-import type { QFormat } from './formats';
+import { FORMAT_CODE, qMatMulInt8Ref } from './int8';
+import { bytesOf, rowBytes, type QAttrs, type QFormat } from '../reference';
 
 export interface QDotExports {
   scratchBytes(M: number, K: number): number;
@@ -104,7 +110,7 @@ export class QDotPool {
     this.c.fill(0);
     const mod = compiledFor(true);
     for (let i = 1; i < threads; i++) {
-      const w = new Worker(new URL('./qdot-worker.ts', import.meta.url), { type: 'module' });
+      const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
       w.onmessage = () => { this.ready++; };
       w.postMessage({ module: mod, memory, ctrl, index: i, count: threads });
       this.workers.push(w);
@@ -141,4 +147,109 @@ function compiledFor(shared: boolean): WebAssembly.Module {
   // a few KB, so a synchronous compile is allowed even on a page's main thread
   if (!mod) compiled.set(b64, (mod = new WebAssembly.Module(decode(b64) as BufferSource)));
   return mod;
+}
+
+// ---------- LabQMatMul in tfjs-wasm's heap ----------
+
+export type QActivations = 'int8' | 'float';
+let activations: QActivations = 'int8';
+
+/**
+ * How the wasm backend's quantized matmul treats x: 'int8' (default; the SIMD kernel, x rounded to int8 per
+ * block as llama.cpp does) or 'float' (the JS float path, the same math as webgpu and cpu, about 5x slower).
+ */
+export function setQMatMulActivations(mode: QActivations): void {
+  if (mode !== 'int8' && mode !== 'float') throw new Error(`setQMatMulActivations: mode must be 'int8' or 'float', got ${String(mode)}.`);
+  activations = mode;
+}
+export function getQMatMulActivations(): QActivations {
+  return activations;
+}
+
+let threadsWanted: number | null = null;
+
+/**
+ * Threads for the wasm SIMD quantized matmul (rows split across workers sharing tfjs-wasm's memory): by default
+ * navigator.hardwareConcurrency, and only where tfjs-wasm runs its threaded build (a shared memory). Takes effect
+ * for a tfjs-wasm module not yet used by the kernel.
+ */
+export function setQMatMulThreads(n: number | null): void {
+  if (n !== null && !(Number.isInteger(n) && n >= 1)) throw new Error(`setQMatMulThreads: n must be a whole number >= 1 (or null for the default), got ${n}.`);
+  threadsWanted = n;
+}
+
+const pools = new WeakMap<object, QDotPool | null>();
+
+/** The helper threads for tfjs-wasm's module (null: one thread). Worth it only for large enough products. */
+function poolFor(mod: TfWasmModule, k: QDotExports): QDotPool | null {
+  if (pools.has(mod)) return pools.get(mod)!;
+  const mem = mod.wasmMemory ?? mod.asm?.memory;
+  const n = threadsWanted ?? (globalThis.navigator?.hardwareConcurrency ?? 1);
+  let pool: QDotPool | null = null;
+  if (n > 1 && typeof Worker !== 'undefined' && mem && typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer) {
+    const ctrl = mod._malloc(64);
+    if (ctrl) {
+      try { pool = new QDotPool(mem, k, ctrl, n); } catch { pool = null; }
+    }
+  }
+  pools.set(mod, pool);
+  return pool;
+}
+
+/** The parts of tfjs-wasm's Emscripten module used here. */
+export interface TfWasmModule {
+  wasmMemory?: WebAssembly.Memory; // threaded build
+  asm?: { memory?: WebAssembly.Memory }; // single-thread build
+  _malloc(n: number): number;
+  _free(p: number): void;
+}
+
+const scratchOf = new WeakMap<object, { ptr: number; size: number }>();
+
+function heapKernel(mod: TfWasmModule): QDotExports | null {
+  const mem = mod.wasmMemory ?? mod.asm?.memory;
+  return mem instanceof WebAssembly.Memory ? qdotFor(mem) : null;
+}
+
+/** A scratch area in tfjs-wasm's heap, kept and grown per module (0 if malloc fails). */
+function heapScratch(mod: TfWasmModule, bytes: number): number {
+  let s = scratchOf.get(mod);
+  if (!s || s.size < bytes) {
+    if (s) mod._free(s.ptr);
+    const size = Math.max(bytes, 1 << 16);
+    s = { ptr: mod._malloc(size), size };
+    scratchOf.set(mod, s);
+  }
+  return s.ptr;
+}
+
+/** LabQMatMul on the wasm backend in int8 mode: SIMD in the heap, or the JS twin where SIMD cannot load. */
+export function wasmInt8MatMul(b: WasmBackend, x: HeapTensor, w: HeapTensor, a: QAttrs): HeapTensor {
+  const M = x.shape[0], mod = b.wasm;
+  const k = heapKernel(mod);
+  const out = b.makeOutput([M, a.N], 'float32'); // may grow the heap: pointers are offsets, views are taken after
+  if (k) {
+    const s = heapScratch(mod, k.scratchBytes(M, a.K));
+    if (s) {
+      const xp = b.typedArrayFromHeap(x).byteOffset, wp = b.typedArrayFromHeap(w).byteOffset, yp = b.typedArrayFromHeap(out).byteOffset;
+      const fmt = FORMAT_CODE[a.format];
+      // threads only pay off past ~1 MB of weights (a 2048 x 2048 Q4_K matrix is 2.4 MB)
+      const pool = a.N * a.K >= 1 << 20 ? poolFor(mod, k) : null;
+      k.quantize(fmt, xp, M, a.K, s);
+      if (!pool?.run(fmt, wp, a.N, a.K, M, s, yp)) k.rows(fmt, wp, a.N, a.K, M, s, yp, 0, a.N);
+      return out;
+    }
+  }
+  const wb = bytesOf(b.typedArrayFromHeap(w) as unknown as Int32Array);
+  b.typedArrayFromHeap(out).set(qMatMulInt8Ref(b.typedArrayFromHeap(x), M, wb, a.format, a.N, a.K, rowBytes(a.format, a.K)));
+  return out;
+}
+
+/** A tensor of tfjs-wasm (a TensorInfo), described by what is used here. */
+type HeapTensor = { shape: number[] };
+/** The parts of tfjs-wasm's backend used here (no runtime import of the package). */
+export interface WasmBackend {
+  typedArrayFromHeap(t: HeapTensor): Float32Array;
+  makeOutput(shape: number[], dtype: string): HeapTensor;
+  wasm: TfWasmModule;
 }

@@ -1,9 +1,28 @@
+// Quantized matmul in plain JS: the float reference of LabQMatMul / LabQMatMulDx / LabQGather, which the CPU twins
+// (cpu.ts) run on 'cpu' and 'wasm' and the tests compare against. One row of W is dequantized at a time
+// (src/lib/gguf/quant.ts); for few rows of x the fused dot below is used instead.
+//
 // Fused dequantize-and-dot of one quantized row with one float row, for the CPU twins when x has few rows
 // (decoding: one row per token). Each block's scales are applied once to a sum over its quants instead of
 // dequantizing every value first, about half the work of dequantize-then-dot; same math up to float rounding
 // (tested against dequantize + dot in tests/unit/gguf.test.ts). Layouts: see src/lib/gguf/quant.ts.
-import type { QFormat } from './formats';
-import { halfTable } from '../../gguf/quant';
+import { dequantizeInto, halfTable } from '../../gguf/quant';
+import { blockInfo } from '../../gguf/types';
+
+// Formats the quantized kernels accept (F32 weights use tf.matMul directly).
+export const Q_FORMATS = ['F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const;
+export type QFormat = (typeof Q_FORMATS)[number];
+export function isQFormat(s: string): s is QFormat {
+  return (Q_FORMATS as readonly string[]).includes(s);
+}
+
+/** The kernels' attributes: the weight's format and its [N, K] shape. */
+export interface QAttrs { format: QFormat; N: number; K: number }
+
+export function rowBytes(format: QFormat, K: number): number {
+  const { blockSize, typeSize } = blockInfo(format);
+  return (K / blockSize) * typeSize;
+}
 
 /** Formats with a fused dot here. */
 export const FUSED_DOT: ReadonlySet<string> = new Set(['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K']);
@@ -77,4 +96,60 @@ export function qDotRow(format: QFormat, q: Uint8Array, at: number, x: Float32Ar
     default:
       throw new Error(`qDotRow: no fused dot for ${format}; use dequantize + dot.`);
   }
+}
+
+export function bytesOf(words: Int32Array): Uint8Array {
+  return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+}
+
+// One row of W is dequantized at a time into a reused buffer, then dotted with every row of x: memory stays at
+// one row, and nothing is allocated per row (the per-token cost of decoding on wasm).
+let scratch = new Float32Array(0);
+function rowOf(b: Uint8Array, n: number, a: QAttrs): Float32Array {
+  if (scratch.length < a.K) scratch = new Float32Array(a.K);
+  dequantizeInto(a.format, b, n * rowBytes(a.format, a.K), a.K, scratch);
+  return scratch;
+}
+
+export function qMatMulRef(x: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w);
+  const y = new Float32Array(M * a.N);
+  if (M <= 4 && FUSED_DOT.has(a.format)) {
+    // few rows of x (decoding): the fused dot reads each block once per row of x, with no dequantized copy
+    const rb = rowBytes(a.format, a.K);
+    for (let n = 0; n < a.N; n++) for (let m = 0; m < M; m++) y[m * a.N + n] = qDotRow(a.format, b, n * rb, x, m * a.K, a.K);
+    return y;
+  }
+  for (let n = 0; n < a.N; n++) {
+    const row = rowOf(b, n, a);
+    for (let m = 0; m < M; m++) {
+      let acc = 0;
+      for (let k = 0; k < a.K; k++) acc += x[m * a.K + k] * row[k];
+      y[m * a.N + n] = acc;
+    }
+  }
+  return y;
+}
+
+export function qMatMulDxRef(dy: Float32Array, M: number, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w);
+  const dx = new Float32Array(M * a.K);
+  for (let n = 0; n < a.N; n++) {
+    const row = rowOf(b, n, a);
+    for (let m = 0; m < M; m++) {
+      const g = dy[m * a.N + n];
+      for (let k = 0; k < a.K; k++) dx[m * a.K + k] += g * row[k];
+    }
+  }
+  return dx;
+}
+
+export function qGatherRef(ids: Int32Array, w: Int32Array, a: QAttrs): Float32Array {
+  const b = bytesOf(w), rb = rowBytes(a.format, a.K);
+  const out = new Float32Array(ids.length * a.K);
+  ids.forEach((id, r) => {
+    const n = Math.min(Math.max(id, 0), a.N - 1);
+    dequantizeInto(a.format, b, n * rb, a.K, out, r * a.K);
+  });
+  return out;
 }
