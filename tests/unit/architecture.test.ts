@@ -1,8 +1,8 @@
 // The lab's layering rules, checked on the import graph (value imports only; `import type` costs nothing at run time):
-// pages never reach tfjs (no tensor math in the page), the worker's code never touches the DOM, and a model knows no
-// trainer. The checker itself is tested on a planted fault, so a broken walker cannot pass silently.
+// pages never reach tfjs nor a compute module (no tensor math in the page: figures come from src/lib/report's
+// view-models, work from the worker), the worker's code never touches the DOM, and a model knows no trainer. The checker itself is tested on a planted fault, so a broken walker cannot pass silently.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -55,6 +55,18 @@ const filesIn = (dir: string, ext: RegExp): string[] =>
 
 const tfjs = (spec: string) => spec.startsWith('@tensorflow/');
 
+/** The pipeline's compute folders: a module there is a compute module when its own import graph reaches tfjs. */
+const COMPUTE_DIRS = ['models', 'kernels', 'gguf', 'engine', 'neurons', 'steer', 'train'];
+function computeModules(lib: string): (spec: string, file: string) => boolean {
+  const memo = new Map<string, boolean>();
+  return (_spec, file) => {
+    if (!COMPUTE_DIRS.some((d) => file.startsWith(join(lib, d) + '/')) || !existsSync(file)) return false;
+    if (!memo.has(file)) memo.set(file, findPath(file, tfjs) !== null);
+    return memo.get(file)!;
+  };
+}
+const compute = computeModules(join(ROOT, 'src/lib'));
+
 describe('layering', () => {
   const views = [...filesIn(join(ROOT, 'src/pages'), /\.svelte$/), join(ROOT, 'src/App.svelte'), ...filesIn(join(ROOT, 'src/lib/ui'), /\.(svelte|ts)$/)];
 
@@ -64,6 +76,12 @@ describe('layering', () => {
 
   it.each(views.map((v) => [relative(ROOT, v), v]))('%s never imports tfjs, directly or through a module', (_name, file) => {
     expect(findPath(file, tfjs)).toBeNull();
+  });
+
+  // A tfjs-free helper of a compute folder (the checkpoint rule, the preset table, the small-sample warnings) is fine;
+  // a module that reaches tfjs is not, even when the page would only use a pure function of it.
+  it.each(views.map((v) => [relative(ROOT, v), v]))('%s never imports a compute module (one that reaches tfjs)', (_name, file) => {
+    expect(findPath(file, compute)).toBeNull();
   });
 
   it('the worker never touches the DOM', () => {
@@ -94,5 +112,25 @@ describe('layering', () => {
     // a type-only import of a tfjs module is fine
     writeFileSync(join(dir, 'Page.svelte'), `<script lang="ts">\n  import type { X } from './types';\n</script>\n`);
     expect(findPath(join(dir, 'Page.svelte'), tfjs)).toBeNull();
+  });
+
+  it('the compute-module rule catches a page that reaches a steering module through a view helper', () => {
+    const lib = mkdtempSync(join(tmpdir(), 'layering-lib-'));
+    for (const d of ['pages', 'ui', 'steer', 'models', 'train']) mkdirSync(join(lib, d));
+    // Page -> ui/helper -> steer/sweep (a compute module: it reaches tfjs through models/m) and train/rule (pure)
+    writeFileSync(join(lib, 'pages/Page.svelte'), `<script lang="ts">\n  import { bars } from '../ui/helper';\n  import { better } from '../train/rule';\n</script>\n`);
+    writeFileSync(join(lib, 'ui/helper.ts'), `import { shares } from '../steer/sweep';\nexport const bars = () => shares();\n`);
+    writeFileSync(join(lib, 'steer/sweep.ts'), `import { M } from '../models/m';\nexport const shares = () => [M.length];\n`);
+    writeFileSync(join(lib, 'models/m.ts'), `import * as tf from '@tensorflow/tfjs';\nexport const M = [tf.version];\n`);
+    writeFileSync(join(lib, 'train/rule.ts'), `export const better = (a: number, b: number) => a > b;\n`);
+    const rule = computeModules(lib);
+    const path = findPath(join(lib, 'pages/Page.svelte'), rule);
+    expect(path?.slice(-2)).toEqual([relative(ROOT, join(lib, 'ui/helper.ts')), '../steer/sweep']);
+    // without the steering helper, the tfjs-free train/rule import passes
+    writeFileSync(join(lib, 'ui/helper.ts'), `export const bars = () => [1];\n`);
+    expect(findPath(join(lib, 'pages/Page.svelte'), rule)).toBeNull();
+    // and the rule is what finds it: models/m itself is a compute module, train/rule is not
+    expect(rule('', join(lib, 'models/m.ts'))).toBe(true);
+    expect(rule('', join(lib, 'train/rule.ts'))).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import { csvParseRows } from 'd3';
 import { parseReport, ReportFormatError } from '../../src/lib/report/schema';
 import { buildReportHtml, jsonForScript } from '../../src/lib/report/html';
 import { reportTables, tableCsv } from '../../src/lib/report/tables';
-import { evalSeries, layerBars, lossSeries, steerBars, steerDiffBars, steeringSummary, volcanoData } from '../../src/lib/report/figures';
+import { evalSeries, layerBars, layerBarsOf, lossSeries, probeBars, probeBarsOf, steerBars, steerDiffBars, steeringSummary, volcanoData, volcanoOf } from '../../src/lib/report/figures';
 import { tinyCheckpoint } from './hostile-files';
 import { compareControl } from '../../src/lib/steer/experiment';
 import { wilson } from '../../src/lib/neurons/intervals';
@@ -137,6 +137,22 @@ describe('tables and chart data', () => {
     const ctl = bars.filter((b) => b.key.startsWith('paper control'));
     expect(ctl.length).toBe(4);
     for (const b of ctl) expect([b.lo, b.hi]).toEqual([Math.max(0, 8.8 - 1.9), 8.8 + 1.9]);
+  });
+
+  it("gives the Neurons page's live analysis (float32 rows from the worker) the report's volcano and bars", () => {
+    const a = report.analysis!;
+    // the shape the worker hands the page: one { hook, r, nmd } per hook, as Float32Arrays
+    const live = a.hooks.map((h, i) => ({ hook: h.name, r: Float32Array.from(a.r[i]), nmd: Float32Array.from(a.nmd[i]) }));
+    const page = volcanoOf(live, a.top), saved = volcanoData(report)!;
+    expect(page.x).toEqual(saved.x);
+    expect(page.y).toEqual(saved.y);
+    expect(page.highlight).toEqual(saved.highlight);
+    for (const [k, t] of a.top.entries()) {
+      expect(page.locate(page.highlight[k])).toEqual([t.hook, t.index]); // what a click selects
+      expect(page.label(page.highlight[k])).toBe(saved.label(saved.highlight[k]));
+    }
+    expect(layerBarsOf(a.layerDistribution)).toEqual(layerBars(report));
+    expect(probeBarsOf(a.probes)).toEqual(probeBars(report));
   });
 
   it('shows every control with intervals, the difference and its verdict (cells from real label runs)', () => {

@@ -1,4 +1,7 @@
-// Chart data of a report: plain arrays for the viz components (pure, so it is tested in Node).
+// Chart data of a report: plain arrays for the viz components (pure, so it is tested in Node). These are also the
+// pages' view-models: each figure has a builder over the parts it reads (`...Of`), which the Neurons and Steer
+// pages call on the worker's live results and the report builder (`volcanoData(r)`, ...) on a saved report, so a
+// page and the report draw the same numbers.
 import type { BarDatum, LineSeries, ReferenceLine } from '../viz/types';
 import type { Report } from './schema';
 import { wilson } from '../neurons/intervals';
@@ -45,30 +48,52 @@ export function neuronMapRows(r: Report): Float32Array[] {
   return r.analysis ? r.analysis.r.map((row) => Float32Array.from(row)) : [];
 }
 
-/** Volcano points over all hooks (NMD, |r|), the top set's flat indices, and a name per point. */
-export function volcanoData(r: Report): { x: Float32Array; y: Float32Array; highlight: number[]; label: (i: number) => string } | null {
-  const a = r.analysis;
-  if (!a) return null;
-  const offsets: number[] = [];
-  let n = 0;
-  for (const row of a.r) { offsets.push(n); n += row.length; }
-  const x = new Float32Array(n), y = new Float32Array(n); // (sum of hook dims)
-  a.r.forEach((row, h) => row.forEach((v, i) => { x[offsets[h] + i] = a.nmd[h]?.[i] ?? NaN; y[offsets[h] + i] = Math.abs(v); }));
-  const hookIndex = new Map(a.hooks.map((h, i) => [h.name, i]));
-  const highlight = a.top.flatMap((t) => { const h = hookIndex.get(t.hook); return h === undefined ? [] : [offsets[h] + t.index]; });
-  const label = (i: number) => {
-    let h = offsets.length - 1;
-    while (h > 0 && offsets[h] > i) h--;
-    return `${a.hooks[h]?.name ?? '?'} #${i - offsets[h]}`;
-  };
-  return { x, y, highlight, label };
+/** One hook's values per neuron position, as the volcano reads them (a report's rows or the worker's live stats). */
+export interface HookValues { hook: string; r: ArrayLike<number>; nmd: ArrayLike<number> | undefined }
+
+export interface VolcanoView {
+  x: Float32Array;
+  y: Float32Array;
+  /** Flat indices of the top set. */
+  highlight: number[];
+  /** "hook #index" of a flat index. */
+  label: (i: number) => string;
+  /** [hook, index] of a flat index. */
+  locate: (i: number) => [string, number];
 }
 
-/** Top-neuron counts by layer, one bar per (layer, top fraction). */
-export function layerBars(r: Report): BarDatum[] {
-  if (!r.analysis) return [];
-  return Object.entries(r.analysis.layerDistribution).flatMap(([f, d]) =>
+/** Volcano points over all hooks (NMD, |r|), flattened in hook order, with the top set's flat indices. */
+export function volcanoOf(hooks: HookValues[], top: { hook: string; index: number }[]): VolcanoView {
+  const offsets: number[] = [];
+  let n = 0;
+  for (const h of hooks) { offsets.push(n); n += h.r.length; }
+  const x = new Float32Array(n), y = new Float32Array(n); // (sum of hook dims)
+  hooks.forEach((h, k) => { for (let i = 0; i < h.r.length; i++) { x[offsets[k] + i] = h.nmd?.[i] ?? NaN; y[offsets[k] + i] = Math.abs(h.r[i]); } });
+  const hookIndex = new Map(hooks.map((h, i) => [h.hook, i]));
+  const highlight = top.flatMap((t) => { const h = hookIndex.get(t.hook); return h === undefined ? [] : [offsets[h] + t.index]; });
+  const locate = (i: number): [string, number] => {
+    let h = offsets.length - 1;
+    while (h > 0 && offsets[h] > i) h--;
+    return [hooks[h]?.hook ?? '?', i - offsets[h]];
+  };
+  return { x, y, highlight, label: (i) => locate(i).join(' #'), locate };
+}
+
+/** The report's volcano: every hook of its analysis. */
+export function volcanoData(r: Report): VolcanoView | null {
+  const a = r.analysis;
+  if (!a) return null;
+  return volcanoOf(a.r.map((row, i) => ({ hook: a.hooks[i]?.name ?? '?', r: row, nmd: a.nmd[i] })), a.top);
+}
+
+/** Top-neuron counts by layer, one bar per (layer, top fraction), from a layer distribution keyed by fraction. */
+export function layerBarsOf(dist: Record<string, { layer: number; count: number }[]>): BarDatum[] {
+  return Object.entries(dist).flatMap(([f, d]) =>
     d.map((x) => ({ group: `L${x.layer}`, key: `top ${Math.round(Number(f) * 1000) / 10}%`, value: x.count })));
+}
+
+export function layerBars(r: Report): BarDatum[] {
+  return r.analysis ? layerBarsOf(r.analysis.layerDistribution) : [];
 }
 
 /** Wilson 95% interval of a held-out accuracy (0..1) over n rows. */
@@ -77,14 +102,19 @@ export function probeCi(acc: number, n: number): { lo: number; hi: number } {
   return { lo: lo / 100, hi: hi / 100 };
 }
 
+type ProbeR = NonNullable<Report['analysis']>['probes'][number];
+
 /** Probe accuracy by layer (train and held-out, the latter with its Wilson 95% interval) and the chance line. */
-export function probeBars(r: Report): { data: BarDatum[]; chance: ReferenceLine } {
-  const ps = r.analysis?.probes ?? [];
+export function probeBarsOf(ps: Pick<ProbeR, 'layer' | 'trainAcc' | 'testAcc' | 'chance' | 'testRows'>[]): { data: BarDatum[]; chance: ReferenceLine } {
   const data = ps.flatMap((p) => [
     { group: `L${p.layer}`, key: 'held-out accuracy', value: p.testAcc, ...(p.testRows ? probeCi(p.testAcc, p.testRows) : {}) },
     { group: `L${p.layer}`, key: 'train accuracy', value: p.trainAcc },
   ]);
   return { data, chance: { label: 'chance', value: ps.length ? Math.max(...ps.map((p) => p.chance)) : 0.5 } };
+}
+
+export function probeBars(r: Report): { data: BarDatum[]; chance: ReferenceLine } {
+  return probeBarsOf(r.analysis?.probes ?? []);
 }
 
 type SteerCellR = NonNullable<Report['steering']>['cells'][number];
@@ -181,18 +211,24 @@ export function steeringSummary(r: Pick<Report, 'steering'>): string[] {
   return out;
 }
 
+type ConsistencyR = Report['consistency'][number];
+
 /** Consistency: Jaccard of the top sets beside random sets, and Spearman of |r|, per comparison. */
-export function consistencyBars(r: Report): BarDatum[] {
-  return r.consistency.flatMap((c) => [
+export function consistencyBarsOf(cs: Pick<ConsistencyR, 'label' | 'jaccard' | 'randomJaccard' | 'spearmanAbsR'>[]): BarDatum[] {
+  return cs.flatMap((c) => [
     { group: c.label, key: 'Jaccard', value: c.jaccard },
     { group: c.label, key: 'random Jaccard', value: c.randomJaccard },
     { group: c.label, key: 'Spearman |r|', value: c.spearmanAbsR },
   ]);
 }
 
+export function consistencyBars(r: Report): BarDatum[] {
+  return consistencyBarsOf(r.consistency);
+}
+
 /** Cross-steering: the goal behavior's share with the own top set, the other analysis's set, and the random control. */
-export function crossSteerBars(r: Report): BarDatum[] {
-  return r.consistency.flatMap((c) => (c.crossSteer ?? []).flatMap((x) => {
+export function crossSteerBarsOf(cs: Pick<ConsistencyR, 'label' | 'crossSteer'>[]): BarDatum[] {
+  return cs.flatMap((c) => (c.crossSteer ?? []).flatMap((x) => {
     const goal = x.table === 'memToGen' ? 'gen' : 'mem';
     const group = `${c.label} · ${x.table === 'memToGen' ? 'Mem→Gen % gen' : 'Gen→Mem % mem'} · α=${x.alpha}`;
     return [
@@ -201,4 +237,8 @@ export function crossSteerBars(r: Report): BarDatum[] {
       { group, key: 'random control', value: x.control[goal] },
     ];
   }));
+}
+
+export function crossSteerBars(r: Report): BarDatum[] {
+  return crossSteerBarsOf(r.consistency);
 }
