@@ -2,6 +2,7 @@
 // Used by the GPU worker (the lab) and by the test harness page; pages never import this.
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { guardWasmAllocations } from './wasm-heap';
 import { setWasmPaths, setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -188,6 +189,7 @@ export async function useBackend(name: BackendName): Promise<BackendName> {
   }
   if (!ok) throw new BackendUnavailableError(name, `Could not start the ${name} backend.`);
   await tf.ready();
+  if (name === 'wasm') guardWasmAllocations(tf.backend()); // a full heap throws instead of hanging
   if (name === 'webgpu') {
     // Small ops must really run on the GPU, or "WebGPU == wasm" tests would compare the CPU with itself.
     tf.env().set('WEBGPU_CPU_FORWARD', false);

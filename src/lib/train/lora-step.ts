@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AdamW, type AdamWConfig } from './adamw';
 import { lmLoss, type LoraAdapters, type LoraBatch } from '../models/llama/lora';
 import type { LlamaModel } from '../models/llama/model';
+import { checkLoraStepFits, withFreeingBackward } from './lora-memory';
 
 export const DEFAULT_LORA_ADAMW: AdamWConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
@@ -16,7 +17,8 @@ export async function loraTrainStep(model: LlamaModel, a: LoraAdapters, opt: Ada
   a.training = true;
   try {
     // forward + backward: gradients only for the adapter variables (the base is not a variable).
-    const { value, grads } = a.grads(() => lmLoss(model, batch));
+    checkLoraStepFits(model.config, a.cfg, batch.tokens.length, Math.max(...batch.tokens.map((r) => r.length)) - 1);
+    const { value, grads } = withFreeingBackward(() => a.grads(() => lmLoss(model, batch)));
     // update
     opt.apply(grads, lr);
     const loss = (await value.data())[0];

@@ -12,6 +12,7 @@ import { AdamW, clipByGlobalNorm } from '../../train/adamw';
 import { betterCheckpoint, countLabels, type EvalCounts } from '../../train/evaluate';
 import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch, type LoraConfig } from './lora';
 import { generate, type LlamaModel } from './model';
+import { checkLoraStepFits, withFreeingBackward } from '../../train/lora-memory';
 
 export interface FineTuneConfig {
   task: TaskName;
@@ -205,7 +206,8 @@ export async function fineTune(model: LlamaModel, adapters: LoraAdapters, c: Fin
         adapters.training = true; // dropout on the adapter input
         let value: tf.Scalar, grads: Record<string, tf.Tensor>;
         try {
-          ({ value, grads } = adapters.grads(() => lmLoss(model, batch)));
+          checkLoraStepFits(model.config, adapters.cfg, batch.tokens.length, Math.max(...batch.tokens.map((r) => r.length)) - 1); // refuse before allocating
+          ({ value, grads } = withFreeingBackward(() => adapters.grads(() => lmLoss(model, batch))));
         } finally {
           adapters.training = false;
         }
