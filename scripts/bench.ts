@@ -210,11 +210,11 @@ try {
       await (window as unknown as { lab: { useBackend: (b: string) => Promise<void> } }).lab.useBackend(backend);
       const { GPT2, initWeights, getOps, presetConfig } = await mod('/src/lib/models/gpt2/index.ts');
       const { getTask } = await mod('/src/lib/tasks/index.ts');
-      const { lastTokenActivations, defaultHooks, encodePrompt } = await mod('/src/lib/neurons/pipeline.ts');
+      const { lastTokenActivations, defaultHooks } = await mod('/src/lib/neurons/pipeline.ts');
       const t = getTask(task);
       const tok = t.tokenizer();
       const m = new GPT2(presetConfig('tiny', tok.size, t.maxTokens()), initWeights(presetConfig('tiny', tok.size, t.maxTokens()), 1), tok, getOps('fused'));
-      const prompts = t.evalSet(1).map((it: { prompt: string }) => encodePrompt(m, it.prompt));
+      const prompts = t.evalSet(1).map((it: { prompt: string }) => m.encodePrompt(it.prompt));
       await lastTokenActivations(m, prompts.slice(0, 8), defaultHooks(m), tok.padId);
       const t0 = performance.now();
       for (let i = 0; i < prompts.length; i += 64) await lastTokenActivations(m, prompts.slice(i, i + 64), defaultHooks(m), tok.padId);

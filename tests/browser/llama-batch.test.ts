@@ -51,14 +51,14 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
         for (const [k, v] of Object.entries(a.vars) as Array<[string, any]>) {
           if (k.endsWith('lora_b')) v.assign(tf.mul(tf.randomUniform(v.shape, -1, 1, 'float32', 3), 0.05));
         }
-        a.attach(m);
+        m.attachAdapters(a);
         const batch = { tokens: prompts, lossMask: prompts.map((p) => p.map(() => 1)) };
         const { value, grads } = a.grads(() => lmLoss(m, batch));
         const loss = (await value.data())[0];
         const g: Record<string, number[]> = {};
         for (const [k, t] of Object.entries(grads) as Array<[string, any]>) g[k] = Array.from(await t.data());
         tf.dispose([value, Object.values(grads)]);
-        LoraAdapters.detach(m);
+        m.detachAdapters();
         a.dispose();
         // recording: activations at each row's last prompt token
         const names = ['blocks.0.hook_resid_pre', 'blocks.1.hook_resid_post', 'blocks.1.mlp.hook_post', 'blocks.0.hook_attn_out'];

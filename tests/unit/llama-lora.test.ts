@@ -30,7 +30,7 @@ describe('LoRA', () => {
     const a = LoraAdapters.create(m, { ...DEFAULT_LORA, dropout: 0 }, 1);
     // B starts at zero, which would make A's gradient vanish: give B small random values for the check.
     for (const [n, v] of Object.entries(a.vars)) if (n.endsWith('lora_b')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 3));
-    a.attach(m);
+    m.attachAdapters(a);
     const batch = qaBatch(m);
     const { grads } = a.grads(() => lmLoss(m, batch));
     const lossAt = async () => { const l = lmLoss(m, batch); const v = (await l.data())[0]; l.dispose(); return v; };
@@ -68,7 +68,7 @@ describe('LoRA', () => {
     const batch = qaBatch(m);
     const losses: number[] = [];
     for (let s = 0; s < 40; s++) losses.push(await loraTrainStep(m, a, opt, batch, 1e-2));
-    a.attach(m);
+    m.attachAdapters(a);
     const final = lmLoss(m, batch);
     const end = (await final.data())[0];
     console.log('LoRA memorization loss', losses[0].toFixed(3), '->', end.toFixed(4));
@@ -76,7 +76,7 @@ describe('LoRA', () => {
     expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
     const after = await Promise.all(names.map(async (n) => Array.from(await m.weightTensor(n).data())));
     expect(after).toEqual(before);
-    LoraAdapters.detach(m);
+    m.detachAdapters();
     const base = lmLoss(m, batch);
     expect(Math.abs((await base.data())[0] - losses[0])).toBeLessThan(1e-4); // without adapters: the base model
     m.dispose();
@@ -93,9 +93,9 @@ describe('LoRA', () => {
     const b = LoraAdapters.fromGGUF(file, m);
     expect(b.cfg).toEqual(a.cfg);
     for (const [n, v] of Object.entries(a.vars)) expect(Array.from(await b.vars[n].data())).toEqual(Array.from(await v.data()));
-    a.attach(m);
+    m.attachAdapters(a);
     const la = await lmLoss(m, qaBatch(m)).data();
-    b.attach(m);
+    m.attachAdapters(b);
     expect((await lmLoss(m, qaBatch(m)).data())[0]).toBe(la[0]);
     expect(() => LoraAdapters.create(m, { ...DEFAULT_LORA, targets: ['x_proj' as never] })).toThrow(/targets \[x_proj\] are unknown: choose from q_proj/);
     expect(() => LoraAdapters.create(m, { ...DEFAULT_LORA, r: 0 })).toThrow(/rank r=0/);

@@ -8,6 +8,7 @@ import { dequantize } from '../../src/lib/gguf/quant';
 import { LlamaModel, generate } from '../../src/lib/models/llama/model';
 import { registerQMatMulKernels, makeQWeight, qMatMul, qGather } from '../../src/lib/kernels/qmatmul';
 import { mulberry32 } from '../../src/lib/util/rng';
+import type { HookContext } from '../../src/lib/models/types';
 
 const load = (f: string) => {
   const bytes = new Uint8Array(readFileSync(`tests/fixtures/${f}`));
@@ -174,12 +175,12 @@ describe('LLaMA forward', () => {
     expect(m.hookNames()).toContain('blocks.1.mlp.hook_post');
     const base = await m.forward(tok).data();
     const seen: string[] = [];
-    const id = await m.forward(tok, { hooks: Object.fromEntries(m.hookNames().map((n) => [n, (t: tf.Tensor, ctx) => { seen.push(`${ctx.name}:${t.shape.join('x')}`); }])) }).data();
+    const id = await m.runWithHooks(tok, Object.fromEntries(m.hookNames().map((n) => [n, (t: tf.Tensor, ctx: HookContext) => { seen.push(`${ctx.name}:${t.shape.join('x')}`); }]))).data();
     expect(maxAbs(base, id)).toBe(0);
     expect(seen).toContain('blocks.1.mlp.hook_post:1x6x128');
     expect(seen).toContain('blocks.0.attn.hook_pattern:1x4x6x6');
     expect(seen.length).toBe(m.hookNames().length);
-    const z = await m.forward(tok, { hooks: { 'blocks.1.mlp.hook_post': (t) => tf.zerosLike(t) } }).data();
+    const z = await m.runWithHooks(tok, { 'blocks.1.mlp.hook_post': (t) => tf.zerosLike(t) }).data();
     expect(maxAbs(base, z)).toBeGreaterThan(1e-3);
     m.dispose();
   });

@@ -7,9 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT2, initWeights, getOps, type GPT2Config } from '../../src/lib/models/gpt2';
 import { getTask } from '../../src/lib/tasks';
 import type { Task, EvalItem } from '../../src/lib/tasks/types';
-import { analyzeStore, defaultHooks, encodePrompt, findFlipPairs, hookDim, lastTokenActivations, neuronLayer, recordPairs } from '../../src/lib/neurons/pipeline';
+import { analyzeStore, defaultHooks, findFlipPairs, hookDim, lastTokenActivations, neuronLayer, recordPairs } from '../../src/lib/neurons/pipeline';
 import { ActivationStore } from '../../src/lib/store/activations';
 import { decodeAndLabel } from '../../src/lib/train/evaluate';
+import { disposeCache } from '../../src/lib/models/hooks';
 
 const base = getTask('cipher');
 const tok = base.tokenizer();
@@ -31,7 +32,7 @@ describe('neuron pipeline', () => {
     expect(names).toEqual(['blocks.0.ln2.hook_normalized', 'blocks.1.ln2.hook_normalized']);
     expect(names.map(neuronLayer)).toEqual([0, 1]);
     expect(names.map((n) => hookDim(m, n))).toEqual([16, 16]);
-    const prompts = base.evalSet(1).slice(0, 3).map((it) => encodePrompt(m, it.prompt));
+    const prompts = base.evalSet(1).slice(0, 3).map((it) => m.encodePrompt(it.prompt));
     const acts = await lastTokenActivations(m, prompts, names, tok.padId);
     for (const n of names) {
       for (let b = 0; b < 3; b++) {
@@ -66,15 +67,17 @@ describe('neuron pipeline', () => {
     await recordPairs(m, r.kept, store, { batch: 5, padId: tok.padId });
     expect(store.rowCount()).toBe(2 * r.kept.length);
 
-    // the stored row for the first kept mem prompt equals a direct forward's last-token activation
-    const prompt = encodePrompt(m, r.kept[0].mem.prompt);
-    const direct = await lastTokenActivations(m, [prompt], ['blocks.1.hook_resid_post'], tok.padId);
+    // the stored row for the first kept mem prompt equals the last row of a whole-sequence cache of that prompt alone
+    const prompt = m.encodePrompt(r.kept[0].mem.prompt);
+    const whole = m.runWithCache(tf.tensor2d([prompt], [1, prompt.length], 'int32'), ['blocks.1.hook_resid_post']);
+    const direct = (whole.cache['blocks.1.hook_resid_post'].dataSync() as Float32Array).slice((prompt.length - 1) * 16, prompt.length * 16);
+    disposeCache(whole);
     const all = await store.readAll('blocks.1.hook_resid_post');
     expect(Array.from(all.labels.slice(0, 4))).toEqual([1, 0, 1, 0].slice(0, Math.min(4, all.labels.length)));
-    for (let c = 0; c < 16; c++) expect(all.data[c]).toBeCloseTo(direct['blocks.1.hook_resid_post'][c], 5);
-    // batching and right-padding do not change a row's activation
-    const padded = await lastTokenActivations(m, [prompt, [...prompt, 5, 6, 7]], ['blocks.1.hook_resid_post'], tok.padId);
-    for (let c = 0; c < 16; c++) expect(padded['blocks.1.hook_resid_post'][c]).toBeCloseTo(direct['blocks.1.hook_resid_post'][c], 5);
+    for (let c = 0; c < 16; c++) expect(all.data[c]).toBeCloseTo(direct[c], 5);
+    // batching and right-padding do not change a row's activation (the padded row is the second one)
+    const padded = await lastTokenActivations(m, [[...prompt, 5, 6, 7], prompt], ['blocks.1.hook_resid_post'], tok.padId);
+    for (let c = 0; c < 16; c++) expect(padded['blocks.1.hook_resid_post'][16 + c]).toBeCloseTo(direct[c], 5);
 
     const a = await analyzeStore(store, { topFractions: [0.05, 0.1], welch: true, probe: true });
     expect(a.nMem).toBe(r.kept.length);

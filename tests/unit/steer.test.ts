@@ -8,6 +8,7 @@ import { controlShifts, directionControl, matchedControl, randomControl, steerin
 import { jaccard, randomJaccard, spearman, steeringSweep, consistency, crossSteering } from '../../src/lib/steer/experiment';
 import type { RankedNeuron } from '../../src/lib/neurons/stats';
 import { getTask } from '../../src/lib/tasks';
+import { batchTensor, disposeCache, padRight } from '../../src/lib/models/hooks';
 
 const cfg: GPT2Config = { nLayer: 2, nHead: 2, dModel: 16, nCtx: 40, vocabSize: 111, eps: 1e-5 };
 const top: RankedNeuron[] = [
@@ -22,20 +23,22 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-/** Runs the model with a recorder after the steering hook to see the activation the next layer gets. */
-async function capture(m: GPT2, ids: number[][], steer: ReturnType<typeof steeringHooks>, promptLengths: number[]) {
+/**
+ * Per steered hook: its activation with that hook's edit alone (what the next layer gets) and without it, as a
+ * decoder runs it (edits from each row's last prompt token on, rows right-padded).
+ */
+function capture(m: GPT2, ids: number[][], steer: ReturnType<typeof steeringHooks>, promptLengths: number[]) {
   const got: Record<string, Float32Array> = {};
-  const T = Math.max(...ids.map((r) => r.length));
-  const flat = ids.flatMap((r) => [...r, ...new Array(T - r.length).fill(0)]);
-  const names = ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post'];
-  const hooksWithRecord = Object.fromEntries(names.map((n) => [n, (a: tf.Tensor, ctx: Parameters<NonNullable<typeof steer[string]>>[1]) => {
-    const out = steer[n] ? (steer[n](a, ctx) as tf.Tensor) : a;
-    got[n] = out.dataSync() as Float32Array;
-    got[`${n}:before`] = a.dataSync() as Float32Array;
-    return out;
-  }]));
-  tf.tidy(() => { m.forward(tf.tensor2d(flat, [ids.length, T], 'int32'), { hooks: hooksWithRecord, promptLengths, seqLengths: ids.map((r) => r.length) }); });
-  return { got, T };
+  const batch = padRight(ids, 0);
+  const opts = { editFrom: promptLengths.map((l) => l - 1), seqLengths: batch.seqLengths };
+  for (const n of Object.keys(steer)) {
+    for (const [key, hooks] of [[n, { [n]: steer[n] }], [`${n}:before`, {}]] as const) {
+      const r = tf.tidy(() => m.runWithCache(batchTensor(batch), [n], { ...opts, hooks }));
+      got[key] = r.cache[n].dataSync() as Float32Array;
+      disposeCache(r);
+    }
+  }
+  return { got, T: batch.T };
 }
 
 describe('intervention', () => {
@@ -43,7 +46,7 @@ describe('intervention', () => {
     const m = new GPT2(cfg, initWeights(cfg, 1), getTask('cipher').tokenizer(), getOps('fused'));
     const alpha = 3;
     const shifts = targetedShifts(top, 'toGen'); // shift = -NMD
-    const { got, T } = await capture(m, [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10]], steeringHooks(shifts, alpha, dims), [4, 3]);
+    const { got, T } = capture(m, [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10]], steeringHooks(shifts, alpha, dims), [4, 3]);
     const C = 16;
     for (const n of ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']) {
       const after = got[n], before = got[`${n}:before`];
@@ -67,7 +70,7 @@ describe('intervention', () => {
     const a = await tf.tidy(() => m.forward(ids)).data();
     const h = steeringHooks(targetedShifts(top, 'toMem'), 0, dims);
     expect(Object.keys(h)).toEqual([]);
-    const b = await tf.tidy(() => m.forward(ids, { hooks: h, promptLengths: [2], seqLengths: [4] })).data();
+    const b = await tf.tidy(() => m.runWithHooks(ids, h, { editFrom: [1], seqLengths: [4] })).data();
     expect(Array.from(b)).toEqual(Array.from(a));
     m.dispose();
   });

@@ -1,9 +1,10 @@
 // Decoding for any HookedModel: greedy (batched) and beam search (as the paper: 5 beams), plus
 // teacher-forced answer log-probabilities. The forward is recomputed over the whole sequence each step
-// (GPT-2 task sequences are short). Rows are right-padded; hooks see per-row prompt and sequence lengths,
-// so a steering hook can shift every "last position" a KV-cached decoder would have seen.
+// (GPT-2 task sequences are short). Rows are right-padded (padRight); hook edits land from each row's last prompt
+// token on (editFrom), so a steering hook shifts every "last position" a KV-cached decoder would have seen.
 import * as tf from '@tensorflow/tfjs';
 import type { HookFn, HookedModel } from './types';
+import { batchTensor, gatherLast, padRight } from './hooks';
 
 export interface DecodeOptions {
   maxNewTokens: number;
@@ -19,21 +20,10 @@ export interface DecodeOptions {
 /** Forward rows (right-padded) and return log-softmax at each row's last real position: (R, V) on the CPU. */
 async function lastLogProbs(model: HookedModel, rows: number[][], promptLengths: number[], hooks: Record<string, HookFn> | undefined, padId: number): Promise<Float32Array> {
   const R = rows.length;
-  const T = Math.max(...rows.map((r) => r.length));
-  const flat = new Int32Array(R * T).fill(padId);
-  const last = new Int32Array(R);
-  rows.forEach((r, i) => {
-    flat.set(r, i * T);
-    last[i] = i * T + r.length - 1;
-  });
+  const batch = padRight(rows, padId);
   const out = tf.tidy(() => {
-    const logits = model.forward(tf.tensor2d(flat, [R, T], 'int32'), {
-      hooks,
-      promptLengths,
-      seqLengths: rows.map((r) => r.length),
-    }); // (R, T, V)
-    const picked = tf.gather(logits.reshape([R * T, -1]), tf.tensor1d(last, 'int32')); // (R, V)
-    return tf.logSoftmax(picked);
+    const logits = model.runWithHooks(batchTensor(batch), hooks ?? {}, { editFrom: promptLengths.map((l) => l - 1), seqLengths: batch.seqLengths }); // (R, T, V)
+    return tf.logSoftmax(gatherLast(logits, batch.seqLengths)); // (R, V)
   });
   const data = (await out.data()) as Float32Array;
   out.dispose();
@@ -176,7 +166,7 @@ export async function answerLogProbs(model: HookedModel, pairs: Array<{ prompt: 
     const seq = [...prompt, ...answer];
     const T = seq.length;
     const lp = tf.tidy(() => {
-      const logits = model.forward(tf.tensor2d(seq, [1, T], 'int32'), { hooks, promptLengths: [prompt.length], seqLengths: [T] });
+      const logits = model.runWithHooks(tf.tensor2d(seq, [1, T], 'int32'), hooks ?? {}, { editFrom: [prompt.length - 1], seqLengths: [T] });
       const ls = tf.logSoftmax(logits.reshape([T, -1])); // (T, V)
       const rows = answer.map((_, j) => prompt.length - 1 + j);
       const idx = answer.map((tok, j) => rows[j] * model.dims.vocabSize + tok);

@@ -2,8 +2,11 @@
 // Hook points carry TransformerLens names, so recording and steering are written once:
 //   hook_embed                    [B, T, C]  token embedding (GPT-2: + hook_pos_embed)
 //   blocks.{i}.hook_resid_pre     [B, T, C]
+//   blocks.{i}.attn.hook_z        [B, T, NH, HS]  attention output per head, before the output projection
+//   blocks.{i}.attn.hook_pattern  [B, NH, T, TK]  (LLaMA; with attn.hook_q/k/v [B, T, heads, HS])
 //   blocks.{i}.hook_attn_out      [B, T, C]
 //   blocks.{i}.hook_resid_mid     [B, T, C]
+//   blocks.{i}.ln2.hook_normalized [B, T, C]  the FFN LayerNorm's output (GPT-2)
 //   blocks.{i}.mlp.hook_pre       [B, T, D_MLP]  before the activation (LLaMA: gate projection)
 //   blocks.{i}.mlp.hook_post      [B, T, D_MLP]  after the activation (LLaMA: silu(gate) * up)
 //   blocks.{i}.hook_mlp_out       [B, T, C]
@@ -16,17 +19,17 @@ export interface HookContext {
   name: string;
   /** Block index, or -1 for hooks outside the blocks (hook_embed, ln_final...). */
   layer: number;
-  /** Per row: prompt tokens (positions >= promptLengths[b] - 1 are "last positions" of some forward call). */
-  promptLengths?: number[];
-  /** Per row: real (unpadded) length of the sequence; rows are right-padded to the tensor's T. */
-  seqLengths?: number[];
 }
 
 /**
- * A forward hook sees an activation and may return a replacement of the same shape.
- * Hooks run inside the forward's tf.tidy: return new tensors freely; do not keep references.
+ * A forward hook sees an activation and may return a replacement of the same shape (an edit); returning nothing
+ * leaves it as it is. Where an edit lands is a run option (`editFrom`, `seqLengths`), not the hook's business.
+ * Hooks run inside the forward's tf.tidy: return new tensors freely; keep nothing (runWithCache keeps for you).
  */
 export type HookFn = (act: tf.Tensor, ctx: HookContext) => tf.Tensor | void;
+
+/** Which hook points a runWithCache keeps: a list of names, or a predicate on the name. */
+export type HookFilter = readonly string[] | ((name: string) => boolean);
 
 export interface ModelDims {
   nLayer: number;
@@ -39,14 +42,55 @@ export interface ModelDims {
   nCtx: number;
 }
 
-export interface ForwardOptions {
-  /** name -> hook; exact names only (see the list above). */
-  hooks?: Record<string, HookFn>;
-  promptLengths?: number[];
+/** How one forward call treats its rows. Rows are right-padded to the tensor's T (see padRight in ./hooks). */
+export interface RunOptions {
+  /** Per row: real (unpadded) length. Default: every row is T long. Padding is never attended by real positions (attention is causal). */
   seqLengths?: number[];
-  /** The caller reads hooks only: a model may skip its vocabulary projection and return logits of shape (B, T, 0). */
+  /**
+   * Per row: the first position where a hook's edit lands; edits cover editFrom[b] .. seqLengths[b] - 1 and the
+   * other positions keep the model's own activation. Default: every position. Decoders pass promptLength - 1, so a
+   * steering edit lands on every position a KV-cached decoder would compute as a "last position".
+   */
+  editFrom?: number[];
+  /** The caller reads hooks only: the vocabulary projection is skipped and logits have shape (B, T, 0). */
   hooksOnly?: boolean;
 }
+
+/**
+ * What a model's forward takes. Callers use runWithHooks / runWithCache (./hooks), which build these; the model
+ * hands them to the one hook dispatcher (hookPoints in ./hooks).
+ */
+export interface ForwardOptions extends RunOptions {
+  /** name -> hook; exact names only (see the list above). */
+  hooks?: Record<string, HookFn>;
+  /** Sees every hook point's activation after its edit (runWithCache reads through it); the tensor lives only during the forward. */
+  observe?: (name: string, act: tf.Tensor) => void;
+}
+
+/** runWithCache's options: the run's, plus edits to apply before the cache reads, and where to read. */
+export interface CacheOptions extends RunOptions {
+  /** Edits applied first; the cache holds each activation after its edit (what the next layer gets). */
+  hooks?: Record<string, HookFn>;
+  /** 'last': each cached activation (B, T, ...) is read at every row's last real position, giving (B, ...). Default 'all'. */
+  pos?: 'all' | 'last';
+}
+
+/** Logits and the kept activations of one runWithCache; the caller disposes both (disposeCache). */
+export type ActivationCache = {
+  logits: tf.Tensor3D;
+  cache: Record<string, tf.Tensor>;
+};
+
+/**
+ * Adds to a projection's output, e.g. LoRA: `name` is the model's weight name without ".weight" (GPT-2
+ * "h.0.attn.c_attn", LLaMA "blk.0.attn_q"); x (M, K) is the projection's input, y (M, N) its base output.
+ */
+export interface LinearAdapter {
+  apply(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
+}
+
+/** How a task prompt becomes tokens: plain (bos + encode(prompt)) or inside a chat template with a system prompt. */
+export type PromptFormat = { chat: false } | { chat: true; systemPrompt: string };
 
 export interface TextTokenizer {
   encode(text: string): number[];
@@ -56,27 +100,39 @@ export interface TextTokenizer {
   bosId?: number;
 }
 
+/**
+ * The one model interface. Both models implement it with the same semantics (tests/unit/hooked-model.test.ts):
+ *
+ * - `runWithHooks(tokens, hooks, opts)`: logits (B, T, V) with the hooks' edits applied (TransformerLens's
+ *   run_with_hooks). `runWithCache(tokens, names | filter, opts)`: logits and the named activations, after any
+ *   edits in opts.hooks, as (B, T, ...) or, with pos 'last', (B, ...) at each row's last real position
+ *   (run_with_cache). Both are written once in ./hooks on top of `forward`, and every hook point goes through one
+ *   dispatcher there (hookPoints): the model files only name their points.
+ * - Tidy contract: `forward` (and so both run methods) runs inside its own tf.tidy. What it returns (logits, cached
+ *   activations) survives and belongs to the caller; every intermediate is freed. Hooks run inside that tidy.
+ * - Nothing outside a model mutates it: adapters go through attachAdapters / detachAdapters, the prompt template
+ *   through setPromptFormat.
+ */
 export interface HookedModel {
   readonly kind: 'gpt2' | 'llama';
   readonly dims: ModelDims;
   readonly tokenizer: TextTokenizer;
   /** All hook names this model offers, in forward order. */
   hookNames(): string[];
-  /**
-   * How this model wants a task prompt as tokens, when it is not "bos + encode(prompt)" (e.g. LLaMA on the cipher
-   * task wraps it in the chat template, as the authors trained it). Set by whoever hands the model to a task.
-   */
-  encodePrompt?: (prompt: string) => number[];
-  /** tokens: int32 [B, T] -> logits float32 [B, T, V]. Runs the hooks given in opts. */
+  /** tokens: int32 [B, T] -> logits float32 [B, T, V]. The primitive the run methods call; use them for hooks. */
   forward(tokens: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
+  /** Logits (B, T, V) of a forward with `hooks` editing activations (where opts allow). */
+  runWithHooks(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts?: RunOptions): tf.Tensor3D;
+  /** Logits and the activations `names` selects (a list, which must exist, or a predicate), after opts.hooks' edits. */
+  runWithCache(tokens: tf.Tensor2D, names: HookFilter, opts?: CacheOptions): ActivationCache;
+  /** A task prompt as this model's input tokens (bos + encode(prompt), or the chat template of setPromptFormat). */
+  encodePrompt(prompt: string): number[];
+  /** How task prompts become tokens from now on (e.g. LLaMA on the cipher task: the chat template, as the authors trained it). */
+  setPromptFormat(f: PromptFormat): void;
+  /** Installs an adapter on every projection (replacing any other); a model owns which projections it has. */
+  attachAdapters(a: LinearAdapter): void;
+  detachAdapters(): void;
   dispose(): void;
-}
-
-/** A task prompt as this model's input tokens. */
-export function promptTokens(model: HookedModel, prompt: string): number[] {
-  if (model.encodePrompt) return model.encodePrompt(prompt);
-  const ids = model.tokenizer.encode(prompt);
-  return model.tokenizer.bosId !== undefined ? [model.tokenizer.bosId, ...ids] : ids;
 }
 
 /** Parses a hook name into its block index (-1 when it is outside the blocks). */

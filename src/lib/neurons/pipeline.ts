@@ -3,8 +3,9 @@
 //   2. record:   activations at the last prompt token at each hook point, streamed to IndexedDB;
 //   3. analyze:  NMD and Pearson r per neuron, ranking by |r|, top fractions, per-layer probes.
 import * as tf from '@tensorflow/tfjs';
-import type { HookedModel, HookFn } from '../models/types';
-import { hookLayer, promptTokens } from '../models/types';
+import type { HookedModel } from '../models/types';
+import { hookLayer } from '../models/types';
+import { batchTensor, padRight } from '../models/hooks';
 import type { ContrastivePair, EvalItem, Label, Task } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
 import { ActivationStore } from '../store/activations';
@@ -110,32 +111,19 @@ export function hookDim(model: HookedModel, name: string): number {
 
 /**
  * Activations at each row's last prompt token, for the named hooks: name -> (B, dim) on the CPU.
- * Only the filtered names leave the GPU (a filtered runWithCache).
+ * A runWithCache read at the last position: only those rows leave the GPU, and the head never runs.
  */
 export async function lastTokenActivations(model: HookedModel, prompts: number[][], names: string[], padId = 0): Promise<Record<string, Float32Array>> {
-  const B = prompts.length;
-  const T = Math.max(...prompts.map((p) => p.length));
-  const flat = new Int32Array(B * T).fill(padId);
-  const last = new Int32Array(B);
-  prompts.forEach((p, b) => { flat.set(p, b * T); last[b] = b * T + p.length - 1; });
-  const captured: Record<string, tf.Tensor> = {};
-  const hooks: Record<string, HookFn> = {};
-  for (const n of names) {
-    hooks[n] = (act) => {
-      const D = act.shape[act.shape.length - 1];
-      captured[n] = tf.keep(tf.gather(act.reshape([B * T, D]), tf.tensor1d(last, 'int32'))); // (B, D)
-    };
-  }
-  tf.tidy(() => { model.forward(tf.tensor2d(flat, [B, T], 'int32'), { hooks, promptLengths: prompts.map((p) => p.length), seqLengths: prompts.map((p) => p.length), hooksOnly: true }); });
+  const batch = padRight(prompts, padId);
+  const { logits, cache } = tf.tidy(() => model.runWithCache(batchTensor(batch), names, { pos: 'last', seqLengths: batch.seqLengths, hooksOnly: true }));
+  logits.dispose();
   const out: Record<string, Float32Array> = {};
   for (const n of names) {
-    out[n] = (await captured[n].data()) as Float32Array;
-    captured[n].dispose();
+    out[n] = (await cache[n].data()) as Float32Array;
+    cache[n].dispose();
   }
   return out;
 }
-
-export const encodePrompt = promptTokens;
 
 /** Records both prompts of each kept pair (mem = 1, gen = 0) into `store`, resuming after its durable rows. */
 export async function recordPairs(
@@ -150,7 +138,7 @@ export async function recordPairs(
   const done = store.rowCount() + store.bufferedRows();
   for (let s = done; s < rows.length; s += o.batch) {
     const part = rows.slice(s, s + o.batch);
-    const acts = await lastTokenActivations(model, part.map((r) => encodePrompt(model, r.item.prompt)), names, o.padId);
+    const acts = await lastTokenActivations(model, part.map((r) => model.encodePrompt(r.item.prompt)), names, o.padId);
     await store.appendRows(acts, Uint8Array.from(part.map((r) => r.label)), part.map((r) => r.item.id));
     await progress?.(Math.min(rows.length, s + part.length), rows.length);
   }

@@ -130,8 +130,9 @@ export function controlShifts(kind: ControlKind, top: RankedNeuron[], hooks: Con
 }
 
 /**
- * Hooks that add alpha * shift at positions promptLength-1 .. seqLength-1 of each row (all rows when the
- * forward gives no lengths: then only the last position). Nothing is added where alpha = 0.
+ * Hooks that add alpha * shift to the selected neurons. Where the edit lands is the run's business: decoders pass
+ * editFrom = promptLength - 1 (models/generate.ts), so it lands from the last prompt token on; a plain
+ * runWithHooks edits every position. Nothing is added where alpha = 0 (no hooks at all).
  */
 export function steeringHooks(shifts: NeuronShift[], alpha: number, dims: Record<string, number>): Record<string, HookFn> {
   const byHook = new Map<string, NeuronShift[]>();
@@ -142,17 +143,7 @@ export function steeringHooks(shifts: NeuronShift[], alpha: number, dims: Record
     const D = dims[name];
     const delta = new Float32Array(D);
     for (const s of list) delta[s.index] += alpha * s.shift;
-    hooks[name] = (act, ctx) => {
-      const [B, T] = act.shape;
-      const mask = new Float32Array(B * T);
-      for (let b = 0; b < B; b++) {
-        const from = ctx.promptLengths ? ctx.promptLengths[b] - 1 : T - 1;
-        const to = ctx.seqLengths ? ctx.seqLengths[b] : T;
-        for (let t = Math.max(0, from); t < Math.min(T, to); t++) mask[b * T + t] = 1;
-      }
-      // (B, T, 1) * (D) -> (B, T, D)
-      return tf.add(act, tf.mul(tf.tensor3d(mask, [B, T, 1]), tf.tensor1d(delta)));
-    };
+    hooks[name] = (act) => tf.add(act, tf.tensor1d(delta)); // (B, T, D) + (D)
   }
   return hooks;
 }

@@ -1,5 +1,5 @@
 // Decode a task's prompts with a model and label each output mem / gen / other (METHOD.md sections 2-3).
-import { promptTokens, type HookFn, type HookedModel } from '../models/types';
+import type { HookFn, HookedModel } from '../models/types';
 import { beamDecode, greedyDecode } from '../models/generate';
 import type { EvalItem, Label, Task } from '../tasks/types';
 
@@ -43,7 +43,7 @@ export function answerBudget(model: HookedModel, items: EvalItem[]): number {
 }
 
 export async function decodeAndLabel(model: HookedModel, task: Task, items: EvalItem[], opts: EvalOptions): Promise<{ outputs: LabeledOutput[]; counts: EvalCounts }> {
-  const prompts = items.map((it) => promptTokens(model, it.prompt));
+  const prompts = items.map((it) => model.encodePrompt(it.prompt));
   const maxNewTokens = answerBudget(model, items);
   const common = { maxNewTokens, hooks: opts.hooks, batchSize: opts.batchSize, padId: opts.padId, onProgress: (d: number) => opts.onProgress?.(d, items.length) };
   const gen = opts.decode === 'beam' ? await beamDecode(model, prompts, { ...common, beams: opts.beams ?? 5 }) : await greedyDecode(model, prompts, common);

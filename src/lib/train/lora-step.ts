@@ -13,7 +13,7 @@ export function loraOptimizer(a: LoraAdapters, cfg: AdamWConfig = DEFAULT_LORA_A
 
 /** One step: forward + loss, backward to the adapters only, AdamW update. Returns the loss before the update. */
 export async function loraTrainStep(model: LlamaModel, a: LoraAdapters, opt: AdamW, batch: LoraBatch, lr: number): Promise<number> {
-  a.attach(model);
+  model.attachAdapters(a);
   a.training = true;
   try {
     // forward + backward: gradients only for the adapter variables (the base is not a variable).

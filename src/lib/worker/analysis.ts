@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 // activations to IndexedDB, analyze, steer (with random controls), consistency. Written once against the
 // HookedModel interface, so any model (GPT-2, LLaMA) goes through the same code.
 import { GPT2, getOps, type OpsImpl } from '../models/gpt2';
-import { promptTokens, type HookedModel } from '../models/types';
+import type { HookedModel } from '../models/types';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { TaskTokenizer } from '../tasks/tokenizer';
 import { getTask, mixedParts } from '../tasks';
@@ -403,7 +403,7 @@ export class AnalysisService {
       direction: steeringHooks(controlShifts('direction', top, hooks, o.direction, 0), o.alpha, dims),
     };
     const enc = (t: string) => s.model.tokenizer.encode(t);
-    const prompt = promptTokens(s.model, item.prompt);
+    const prompt = s.model.encodePrompt(item.prompt);
     const out: Record<string, { output: string; label: Label; logPMem: number; logPGen: number }> = {};
     for (const [name, h] of Object.entries(variants)) {
       const r = await decodeAndLabel(s.model, s.task, [item], { decode: 'greedy', hooks: h, padId: s.padId });

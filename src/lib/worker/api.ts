@@ -6,7 +6,6 @@ import { JobTracker, type ProgressFn } from './jobs';
 import { TrainingService } from './training';
 import { AnalysisService } from './analysis';
 import { LlamaService } from '../models/llama/service';
-import { promptIds } from '../models/llama/finetune';
 
 export class LabApi {
   private backend: BackendName | null = null;
@@ -23,7 +22,7 @@ export class LabApi {
   useLlamaForAnalysis(task: 'arithmetic' | 'cipher' | 'color'): ReturnType<AnalysisService['useModel']> {
     const m = this.llama.getModel();
     // The authors trained the cipher task inside the chat template; prompts go to the model the same way.
-    m.encodePrompt = task === 'cipher' ? (p: string) => promptIds(m, { chat: true, systemPrompt: 'You are a helpful assistant.' }, p) : undefined;
+    m.setPromptFormat(task === 'cipher' ? { chat: true, systemPrompt: 'You are a helpful assistant.' } : { chat: false });
     return this.analysis.useModel(m, task, `LLaMA ${this.llama.info().name ?? ''}`.trim(), m.tokenizer.eosId);
   }
 

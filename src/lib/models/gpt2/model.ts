@@ -2,7 +2,8 @@
 // Letters: B batch, T time, C channels (dModel), V vocab, L layers, NH heads, HS head size.
 // Every activation passes a named hook point (TransformerLens names, see ../types.ts).
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardOptions, HookedModel, HookFn, ModelDims, TextTokenizer } from '../types';
+import type { ActivationCache, CacheOptions, ForwardOptions, HookedModel, HookFilter, HookFn, LinearAdapter, ModelDims, PromptFormat, RunOptions, TextTokenizer } from '../types';
+import { hookPoints, plainPromptTokens, runWithCache, runWithHooks } from '../hooks';
 import { validateConfig, type GPT2Config } from './config';
 import { type ModelOps } from './ops';
 import { Rng } from '../../util/rng';
@@ -64,6 +65,7 @@ export class GPT2 implements HookedModel {
   readonly kind = 'gpt2' as const;
   readonly dims: ModelDims;
   readonly params: Record<string, tf.Variable>;
+  private adapter: LinearAdapter | null = null;
 
   constructor(
     readonly config: GPT2Config,
@@ -98,51 +100,77 @@ export class GPT2 implements HookedModel {
     return names;
   }
 
-  /** tokens int32 [B, T] -> logits [B, T, V]. Call inside tf.tidy (the trainer and decoders do). */
+  /** tokens int32 [B, T] -> logits [B, T, V], inside its own tf.tidy (see HookedModel). */
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => this.run(tokens, opts));
+  }
+
+  private run(tokens: tf.Tensor2D, opts: ForwardOptions): tf.Tensor3D {
     const c = this.config;
     const [B, T] = tokens.shape;
     if (T > c.nCtx) throw new Error(`Sequence of ${T} tokens is longer than the model's context (${c.nCtx}).`);
     const C = c.dModel, NH = c.nHead, HS = C / NH;
     const p = this.params;
-    const hooks = opts.hooks ?? {};
-    const hook = (name: string, layer: number, x: tf.Tensor): tf.Tensor => {
-      const fn: HookFn | undefined = hooks[name];
-      if (!fn) return x;
-      const y = fn(x, { name, layer, promptLengths: opts.promptLengths, seqLengths: opts.seqLengths });
-      return y ?? x;
-    };
+    const hook = hookPoints(opts, B, T);
     // bias folded into the matmul; on wasm every matmul (forward, dX, dW) stays untransposed, see kernels/matmul
-    const linear = (x: tf.Tensor, w: string, b: string, nOut: number) =>
-      linearOp(x.reshape([B * T, -1]) as tf.Tensor2D, p[w] as tf.Tensor2D, p[b] as tf.Tensor1D).reshape([B, T, nOut]);
+    const linear = (x: tf.Tensor, w: string, b: string, nOut: number) => {
+      const x2 = x.reshape([B * T, -1]) as tf.Tensor2D;
+      const y = linearOp(x2, p[w] as tf.Tensor2D, p[b] as tf.Tensor1D);
+      return (this.adapter ? this.adapter.apply(w.replace(/\.weight$/, ''), x2, y) : y).reshape([B, T, nOut]);
+    };
 
-    const tok = hook('hook_embed', -1, this.ops.embedding(p.wte as tf.Tensor2D, tokens)); // (B, T, C)
-    const pos = hook('hook_pos_embed', -1, p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
+    const tok = hook('hook_embed', this.ops.embedding(p.wte as tf.Tensor2D, tokens)); // (B, T, C)
+    const pos = hook('hook_pos_embed', p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
     let x = tf.add(tok, pos) as tf.Tensor; // (B, T, C)
     for (let i = 0; i < c.nLayer; i++) {
       const h = `h.${i}`, k = `blocks.${i}`;
-      x = hook(`${k}.hook_resid_pre`, i, x);
+      x = hook(`${k}.hook_resid_pre`, x);
       // attention: x + attn(ln_1(x))
       const a = this.ops.layerNorm(x, p[`${h}.ln_1.weight`] as tf.Tensor1D, p[`${h}.ln_1.bias`] as tf.Tensor1D, c.eps);
       const qkv = linear(a, `${h}.attn.c_attn.weight`, `${h}.attn.c_attn.bias`, 3 * C); // (B, T, 3C)
       // one split (its gradient is one concat; three slices would each pad their gradient back to 3C)
       const [qh, kh, vh] = tf.split(qkv, 3, 2).map((t) => t.reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]) as tf.Tensor4D); // (B, NH, T, HS)
-      let z: tf.Tensor = this.ops.causalAttention(qh, kh, vh, 1 / Math.sqrt(HS)); // (B, NH, T, HS)
-      z = hook(`${k}.attn.hook_z`, i, z);
-      const zc = z.transpose([0, 2, 1, 3]).reshape([B, T, C]); // (B, T, C)
-      const attnOut = hook(`${k}.hook_attn_out`, i, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
-      x = hook(`${k}.hook_resid_mid`, i, tf.add(x, attnOut));
+      const z = hook(`${k}.attn.hook_z`, this.ops.causalAttention(qh, kh, vh, 1 / Math.sqrt(HS)).transpose([0, 2, 1, 3])); // (B, T, NH, HS)
+      const zc = z.reshape([B, T, C]); // (B, T, C)
+      const attnOut = hook(`${k}.hook_attn_out`, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
+      x = hook(`${k}.hook_resid_mid`, tf.add(x, attnOut));
       // MLP: x + mlp(ln_2(x))
       // the FFN LayerNorm's output: where the paper's GPT-2 code reads its neurons (TransformerLens name)
-      const m = hook(`${k}.ln2.hook_normalized`, i, this.ops.layerNorm(x, p[`${h}.ln_2.weight`] as tf.Tensor1D, p[`${h}.ln_2.bias`] as tf.Tensor1D, c.eps));
-      const pre = hook(`${k}.mlp.hook_pre`, i, linear(m, `${h}.mlp.c_fc.weight`, `${h}.mlp.c_fc.bias`, 4 * C)); // (B, T, 4C)
-      const post = hook(`${k}.mlp.hook_post`, i, this.ops.gelu(pre)); // (B, T, 4C)
-      const mlpOut = hook(`${k}.hook_mlp_out`, i, linear(post, `${h}.mlp.c_proj.weight`, `${h}.mlp.c_proj.bias`, C));
-      x = hook(`${k}.hook_resid_post`, i, tf.add(x, mlpOut));
+      const m = hook(`${k}.ln2.hook_normalized`, this.ops.layerNorm(x, p[`${h}.ln_2.weight`] as tf.Tensor1D, p[`${h}.ln_2.bias`] as tf.Tensor1D, c.eps));
+      const pre = hook(`${k}.mlp.hook_pre`, linear(m, `${h}.mlp.c_fc.weight`, `${h}.mlp.c_fc.bias`, 4 * C)); // (B, T, 4C)
+      const post = hook(`${k}.mlp.hook_post`, this.ops.gelu(pre)); // (B, T, 4C)
+      const mlpOut = hook(`${k}.hook_mlp_out`, linear(post, `${h}.mlp.c_proj.weight`, `${h}.mlp.c_proj.bias`, C));
+      x = hook(`${k}.hook_resid_post`, tf.add(x, mlpOut));
     }
-    const xf = hook('ln_final.hook_normalized', -1, this.ops.layerNorm(x, p['ln_f.weight'] as tf.Tensor1D, p['ln_f.bias'] as tf.Tensor1D, c.eps));
-    const logits = linearT(xf.reshape([B * T, C]) as tf.Tensor2D, p.wte as tf.Tensor2D); // (B*T, V), tied embeddings
-    return logits.reshape([B, T, c.vocabSize]) as tf.Tensor3D;
+    const xf = hook('ln_final.hook_normalized', this.ops.layerNorm(x, p['ln_f.weight'] as tf.Tensor1D, p['ln_f.bias'] as tf.Tensor1D, c.eps));
+    if (opts.hooksOnly) return tf.zeros([B, T, 0]) as tf.Tensor3D;
+    const x2 = xf.reshape([B * T, C]) as tf.Tensor2D;
+    const logits = linearT(x2, p.wte as tf.Tensor2D); // (B*T, V), tied embeddings
+    return (this.adapter ? this.adapter.apply('wte', x2, logits) : logits).reshape([B, T, c.vocabSize]) as tf.Tensor3D;
+  }
+
+  runWithHooks(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts?: RunOptions): tf.Tensor3D {
+    return runWithHooks(this, tokens, hooks, opts);
+  }
+
+  runWithCache(tokens: tf.Tensor2D, names: HookFilter, opts?: CacheOptions): ActivationCache {
+    return runWithCache(this, tokens, names, opts);
+  }
+
+  encodePrompt(prompt: string): number[] {
+    return plainPromptTokens(this.tokenizer, prompt);
+  }
+
+  setPromptFormat(f: PromptFormat): void {
+    if (f.chat) throw new Error('GPT-2 here is trained from scratch on plain task text and has no chat template; use { chat: false }.');
+  }
+
+  attachAdapters(a: LinearAdapter): void {
+    this.adapter = a;
+  }
+
+  detachAdapters(): void {
+    this.adapter = null;
   }
 
   /**

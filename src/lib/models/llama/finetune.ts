@@ -168,7 +168,7 @@ export async function fineTune(model: LlamaModel, adapters: LoraAdapters, c: Fin
   checkFineTuneConfig(c);
   const task = getTask(c.task);
   const items = evalSubset(task, c.seed, c.evalLimit);
-  adapters.attach(model);
+  model.attachAdapters(adapters);
   const opt = new AdamW(adapters.vars, { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay }, () => true);
   const log: FineTuneLog[] = [], evals: FineTuneEval[] = [];
   let best: FineTuneResult['best'] = null, truncated = 0;

@@ -10,6 +10,7 @@ import { checkFiniteTensor } from '../../gguf/finite';
 import { writeGGUF, type GGUFWriteTensor } from '../../gguf/writer';
 import { dequantize, quantize } from '../../gguf/quant';
 import type { LlamaModel } from './model';
+import type { LinearAdapter } from '../types';
 
 /** HF module names -> GGUF tensor names. */
 import { mulberry32 } from '../../util/rng';
@@ -31,7 +32,7 @@ export interface LoraConfig {
 
 export const DEFAULT_LORA: LoraConfig = { r: 8, alpha: 32, dropout: 0.1, targets: ['q_proj', 'v_proj'] };
 
-export class LoraAdapters {
+export class LoraAdapters implements LinearAdapter {
   /** "blk.{i}.attn_q.lora_a" (r, K) and "...lora_b" (N, r). */
   readonly vars: Record<string, tf.Variable> = {};
   /** Dropout is applied only while training. */
@@ -62,19 +63,13 @@ export class LoraAdapters {
     return this.cfg.alpha / this.cfg.r;
   }
 
-  /** Install on the model (replaces any other linear hook). */
-  attach(model: LlamaModel): void {
-    model.linearHook = (name, x, y) => {
-      const A = this.vars[`${name}.lora_a`];
-      if (!A) return y;
-      const B = this.vars[`${name}.lora_b`];
-      const xin = this.training && this.cfg.dropout > 0 ? tf.dropout(x, this.cfg.dropout, undefined, this.dropSeed++) : x;
-      return tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, A, false, true), B, false, true), this.scale)) as tf.Tensor2D; // (M, N)
-    };
-  }
-
-  static detach(model: LlamaModel): void {
-    model.linearHook = null;
+  /** The update on one projection; the model calls it (attach with model.attachAdapters(adapters)). */
+  apply(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
+    const A = this.vars[`${name}.lora_a`];
+    if (!A) return y;
+    const B = this.vars[`${name}.lora_b`];
+    const xin = this.training && this.cfg.dropout > 0 ? tf.dropout(x, this.cfg.dropout, undefined, this.dropSeed++) : x;
+    return tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, A, false, true), B, false, true), this.scale)) as tf.Tensor2D; // (M, N)
   }
 
   /** Serialize as a llama.cpp-compatible GGUF LoRA adapter. */

@@ -8,7 +8,8 @@
 // that the two halves HF rotates together (i, i + HS/2) become adjacent (2i, 2i+1). GGUF weights are therefore
 // rotated in adjacent pairs here (ggml's "NORM" rope), never in halves. attn.hook_q/k see this GGUF layout.
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardOptions, HookContext, HookedModel, ModelDims } from '../types';
+import type { ActivationCache, CacheOptions, ForwardOptions, HookedModel, HookFilter, HookFn, LinearAdapter, ModelDims, PromptFormat, RunOptions } from '../types';
+import { hookPoints, plainPromptTokens, runWithCache, runWithHooks, type HookPoint } from '../hooks';
 import { findTensor, readTensorBytes, type GGUFHeader, type GGUFSource } from '../../gguf/reader';
 import { dequantize } from '../../gguf/quant';
 import { checkFiniteTensor } from '../../gguf/finite';
@@ -26,9 +27,6 @@ export interface KVCache {
   v: tf.Tensor4D[];
   length: number;
 }
-
-/** Called after each projection (GGUF name without ".weight", e.g. "blk.0.attn_q"); LoRA adds its update here. */
-export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D;
 
 export interface LoadOptions {
   /** Dequantize every weight to F32 at load (a reference model for tests); default false. */
@@ -51,9 +49,9 @@ function hookNamesFor(nLayer: number): string[] {
 export class LlamaModel implements HookedModel {
   readonly kind = 'llama' as const;
   readonly dims: ModelDims;
-  linearHook: LinearHook | null = null;
-  /** Set when a task wants its prompts in a template (see HookedModel.encodePrompt). */
-  encodePrompt?: (prompt: string) => number[];
+  /** Sees each projection (GGUF name without ".weight", e.g. "blk.0.attn_q"); LoRA adds its update there. */
+  private adapter: LinearAdapter | null = null;
+  private promptFormat: PromptFormat = { chat: false };
   private readonly invFreq: Float64Array; // (HS/2) rotation frequency per pair, LLaMA-3 factors applied
   private readonly names: string[];
 
@@ -150,7 +148,7 @@ export class LlamaModel implements HookedModel {
   private linear(name: string, x: tf.Tensor2D): tf.Tensor2D {
     const l = this.lin.get(name)!;
     const y: tf.Tensor2D = l.kind === 'f32' ? tf.matMul(x, l.w, false, true) : qMatMul(x, l.q); // (M, N)
-    return this.linearHook ? this.linearHook(name, x, y) : y;
+    return this.adapter ? this.adapter.apply(name, x, y) : y;
   }
 
   private embed(tokens: tf.Tensor2D): tf.Tensor3D {
@@ -184,7 +182,7 @@ export class LlamaModel implements HookedModel {
     return tf.add(tf.mul(x, tf.tensor4d(cos, [1, T, 1, HS])), tf.mul(swapped, tf.tensor4d(sin, [1, T, 1, HS]))) as tf.Tensor4D;
   }
 
-  private attention(x: tf.Tensor3D, i: number, start: number, cache: KVCache | null, hk: Hook): tf.Tensor3D {
+  private attention(x: tf.Tensor3D, i: number, start: number, cache: KVCache | null, hk: HookPoint): tf.Tensor3D {
     const { nHead: NH, nHeadKv: NKV, headDim: HS, dModel: C } = this.config;
     const [B, T] = x.shape;
     const x2 = x.reshape([B * T, C]) as tf.Tensor2D;
@@ -220,7 +218,7 @@ export class LlamaModel implements HookedModel {
     return this.linear(`${b}.attn_output`, z.reshape([B * T, NH * HS]) as tf.Tensor2D).reshape([B, T, C]);
   }
 
-  private mlp(x: tf.Tensor3D, i: number, hk: Hook): tf.Tensor3D {
+  private mlp(x: tf.Tensor3D, i: number, hk: HookPoint): tf.Tensor3D {
     const [B, T, C] = x.shape;
     const x2 = x.reshape([B * T, C]) as tf.Tensor2D, b = `blk.${i}`, hb = `blocks.${i}.mlp`, D = this.config.dMlp;
     const gate = hk(`${hb}.hook_pre`, this.linear(`${b}.ffn_gate`, x2).reshape([B, T, D])); // (B, T, D)
@@ -237,13 +235,7 @@ export class LlamaModel implements HookedModel {
     const [B, T] = tokens.shape;
     if (start + T > this.config.nCtx) throw new Error(`Sequence of ${start + T} tokens exceeds the context length ${this.config.nCtx}.`);
     if (cache && cache.length !== start) throw new Error(`KV cache holds ${cache.length} positions but the call starts at ${start}.`);
-    const hooks = opts.hooks ?? {};
-    const hk: Hook = (name, t) => {
-      const f = hooks[name];
-      if (!f) return t;
-      const ctx: HookContext = { name, layer: /^blocks\.(\d+)\./.test(name) ? Number(name.split('.')[1]) : -1, promptLengths: opts.promptLengths, seqLengths: opts.seqLengths };
-      return (f(t, ctx) as typeof t | undefined) ?? t;
-    };
+    const hk = hookPoints(opts, B, T);
     const logits = tf.tidy(() => {
       let x = hk('hook_embed', this.embed(tokens)) as tf.Tensor3D; // (B, T, C)
       for (let i = 0; i < this.config.nLayer; i++) {
@@ -263,8 +255,37 @@ export class LlamaModel implements HookedModel {
     return logits;
   }
 
+  /** tokens int32 [B, T] -> logits [B, T, V], inside its own tf.tidy (see HookedModel). */
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return this.run(tokens, 0, null, opts);
+  }
+
+  runWithHooks(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts?: RunOptions): tf.Tensor3D {
+    return runWithHooks(this, tokens, hooks, opts);
+  }
+
+  runWithCache(tokens: tf.Tensor2D, names: HookFilter, opts?: CacheOptions): ActivationCache {
+    return runWithCache(this, tokens, names, opts);
+  }
+
+  /** bos + encode(prompt), or with a chat format: system and user turns up to the assistant header. */
+  encodePrompt(prompt: string): number[] {
+    const f = this.promptFormat, tok = this.tokenizer;
+    if (f.chat) return tok.encode(tok.formatChat([{ role: 'system', content: f.systemPrompt }, { role: 'user', content: prompt }]));
+    return plainPromptTokens(tok, prompt);
+  }
+
+  setPromptFormat(f: PromptFormat): void {
+    if (f.chat) this.tokenizer.formatChat([]); // throws now, with its reason, if this vocabulary has no chat format
+    this.promptFormat = f;
+  }
+
+  attachAdapters(a: LinearAdapter): void {
+    this.adapter = a;
+  }
+
+  detachAdapters(): void {
+    this.adapter = null;
   }
 
   newCache(): KVCache {
@@ -285,8 +306,6 @@ export class LlamaModel implements HookedModel {
     this.norms.clear();
   }
 }
-
-type Hook = <T extends tf.Tensor>(name: string, t: T) => T;
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -313,7 +332,8 @@ export async function generate(model: LlamaModel, prompt: number[], o: GenerateO
     let input = prompt;
     for (let s = 0; s < o.maxTokens && cache.length + input.length <= model.config.nCtx; s++) {
       const last = tf.tidy(() => {
-        const logits = model.run(tf.tensor2d(input, [1, input.length], 'int32'), cache.length, cache, { hooks: o.hooks }, true); // (1, 1, V)
+        // edits land on the last position of every call (the prompt's last token, then each new one)
+        const logits = model.run(tf.tensor2d(input, [1, input.length], 'int32'), cache.length, cache, { hooks: o.hooks, editFrom: [input.length - 1] }, true); // (1, 1, V)
         return logits.reshape([-1]); // (V,) of the last position: the head runs on it alone
       });
       const l = (await last.data()) as Float32Array;

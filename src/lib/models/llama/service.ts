@@ -448,7 +448,7 @@ export class LlamaService {
       this.adapter = adapters;
       this.adapterSource = `fine-tune on ${cfg.task} (step ${last?.step ?? 0}, not evaluated)`;
     }
-    this.adapter.attach(m);
+    m.attachAdapters(this.adapter);
     record.status = status === 'done' ? 'done' : status;
     record.error = status === 'failed' ? message : undefined;
     record.summary = { ...record.summary, step: last?.step ?? 0, steps: cfg.steps, loss: last?.loss, best: b?.eval ?? null, evals, task: cfg.task };
@@ -469,7 +469,7 @@ export class LlamaService {
     this.adapter?.dispose();
     this.adapter = a;
     this.adapterSource = source;
-    a.attach(m);
+    m.attachAdapters(a);
     return this.adapterInfo()!;
   }
 
@@ -482,7 +482,7 @@ export class LlamaService {
   /** Back to the base model. */
   detachAdapter(): void {
     this.assertIdle();
-    if (this.model) LoraAdapters.detach(this.model);
+    this.model?.detachAdapters();
     this.adapter?.dispose();
     this.adapter = null;
   }
