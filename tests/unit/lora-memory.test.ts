@@ -40,7 +40,7 @@ describe('LoRA step memory', () => {
     for (const f of ['tiny-llama-q4_k_m.gguf', 'tiny-llama-q8_0.gguf']) {
       const m = await load(f);
       const a = LoraAdapters.create(m, DEFAULT_LORA, 1);
-      a.attach(m);
+      m.attachAdapters(a);
       a.training = true; // dropout on, as in a step
       for (const [B, T] of [[1, 16], [1, 64], [2, 48]]) {
         const est = B * T * loraBytesPerToken(m.config, DEFAULT_LORA, T);
@@ -64,7 +64,7 @@ describe('LoRA step memory', () => {
     const m = await load('tiny-llama-q4_k_m.gguf');
     const a = LoraAdapters.create(m, { ...DEFAULT_LORA, dropout: 0 }, 2);
     for (const [n, v] of Object.entries(a.vars)) if (n.endsWith('lora_b')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 5));
-    a.attach(m);
+    m.attachAdapters(a);
     const batch = rows(2, 20);
     const plain = a.grads(() => lmLoss(m, batch));
     const before = tf.memory().numTensors;
