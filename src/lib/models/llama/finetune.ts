@@ -11,7 +11,7 @@ import type { EvalItem, Label, Task, TaskName, TrainExample } from '../../tasks/
 import { AdamW, clipByGlobalNorm } from '../../train/adamw';
 import { betterCheckpoint, countLabels, type EvalCounts } from '../../train/evaluate';
 import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch, type LoraConfig } from './lora';
-import { generate, type LlamaModel } from './model';
+import { generate, llamaPromptTokens, type LlamaModel } from './model';
 import { checkLoraStepFits, withFreeingBackward } from '../../train/lora-memory';
 
 export interface FineTuneConfig {
@@ -87,9 +87,7 @@ export function exampleIds(model: LlamaModel, c: Pick<FineTuneConfig, 'chat' | '
 
 /** Token ids of a prompt to decode from (chat: up to the assistant header). */
 export function promptIds(model: LlamaModel, c: Pick<FineTuneConfig, 'chat' | 'systemPrompt'>, prompt: string): number[] {
-  const tok = model.tokenizer;
-  if (c.chat) return tok.encode(tok.formatChat([{ role: 'system', content: c.systemPrompt }, { role: 'user', content: prompt }]));
-  return tok.encode(prompt, { addBos: true });
+  return llamaPromptTokens(model.tokenizer, c.chat ? { chat: true, systemPrompt: c.systemPrompt } : { chat: false }, prompt);
 }
 
 /** `limit` validation items taken round-robin over the memorized patterns, so each is represented (0 = all). */

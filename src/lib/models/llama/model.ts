@@ -268,11 +268,8 @@ export class LlamaModel implements HookedModel {
     return runWithCache(this, tokens, names, opts);
   }
 
-  /** bos + encode(prompt), or with a chat format: system and user turns up to the assistant header. */
   encodePrompt(prompt: string): number[] {
-    const f = this.promptFormat, tok = this.tokenizer;
-    if (f.chat) return tok.encode(tok.formatChat([{ role: 'system', content: f.systemPrompt }, { role: 'user', content: prompt }]));
-    return plainPromptTokens(tok, prompt);
+    return llamaPromptTokens(this.tokenizer, this.promptFormat, prompt);
   }
 
   setPromptFormat(f: PromptFormat): void {
@@ -305,6 +302,12 @@ export class LlamaModel implements HookedModel {
     this.lin.clear();
     this.norms.clear();
   }
+}
+
+/** A task prompt as LLaMA tokens: bos + encode(prompt), or with a chat format the system and user turns up to the assistant header. */
+export function llamaPromptTokens(tok: LlamaTokenizer, f: PromptFormat, prompt: string): number[] {
+  if (f.chat) return tok.encode(tok.formatChat([{ role: 'system', content: f.systemPrompt }, { role: 'user', content: prompt }]));
+  return plainPromptTokens(tok, prompt);
 }
 
 export interface GenerateOptions {
