@@ -32,12 +32,15 @@ const guard = Symbol('memgen.mallocGuard');
 export function guardWasmAllocations(backend: unknown): boolean {
   const wasm = (backend as { wasm?: WasmModule } | null)?.wasm;
   if (!wasm || typeof wasm._malloc !== 'function' || wasm[guard]) return false;
-  const malloc = wasm._malloc.bind(wasm);
-  wasm._malloc = (n: number) => {
-    const p = malloc(n);
+  // A property with a setter, not a plain replacement: emscripten's lazy export wrapper reassigns
+  // Module._malloc to the raw wasm export on its first call, which silently removed a plain wrapper.
+  let inner = wasm._malloc.bind(wasm);
+  const guarded = (n: number) => {
+    const p = inner(n);
     if (p === 0 && n > 0) throw new WasmOutOfMemoryError(n, wasm.HEAPU8?.byteLength ?? 0);
     return p;
   };
+  Object.defineProperty(wasm, '_malloc', { configurable: true, enumerable: true, get: () => guarded, set: (f: (n: number) => number) => { inner = f; } });
   wasm[guard] = true;
   return true;
 }
