@@ -1,6 +1,7 @@
-// Shared glue for the lab kernels: registering a CPU twin on the 'cpu' and 'wasm' backends, registering a
-// WGSL kernel on 'webgpu', flat dispatch for "one workgroup per row" programs, and WGSL reduction snippets.
-// Each op folder (embedding/, layernorm/, gelu/, crossentropy/, attention/) builds on these.
+// Shared glue for the lab kernels: `defineLabOp` (an op's kernels by name: its CPU twin registered on the 'cpu'
+// and 'wasm' backends, its WGSL on 'webgpu', and its gradient), flat dispatch for "one workgroup per row"
+// programs, and argument checks. The WGSL snippets the programs share are in wgsl.ts.
+// Each op folder (embedding/, layernorm/, gelu/, crossentropy/, attention/, adamw/, qmatmul/) builds on these.
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
@@ -53,7 +54,7 @@ function unwrap(outs: tf.TensorInfo[]): tf.TensorInfo | tf.TensorInfo[] {
  * wasm: allocates every output first (a malloc can grow the heap and detach older views), then takes
  * heap views of inputs and outputs and computes in place.
  */
-export function registerHostKernel(kernelName: string, k: HostKernel, wasmFirst?: LabKernel['wasm']): void {
+function registerHostKernel(kernelName: string, k: HostKernel, wasmFirst?: LabKernel['wasm']): void {
   tf.registerKernel({
     kernelName,
     backendName: 'cpu',
@@ -103,7 +104,7 @@ export type WebGPURun = (
   attrs: tf.NamedAttrMap,
 ) => tf.TensorInfo | tf.TensorInfo[];
 
-export function registerWebGPUKernel(kernelName: string, run: WebGPURun): void {
+function registerWebGPUKernel(kernelName: string, run: WebGPURun): void {
   tf.registerKernel({
     kernelName,
     backendName: 'webgpu',
@@ -184,46 +185,6 @@ export function flatDispatch(shape: number[], wg: number, per = 1): Pick<WebGPUP
     dispatch: [Math.max(1, Math.ceil(size(shape) / (wg * per))), 1, 1],
     workgroupSize: [wg, 1, 1],
   };
-}
-
-/**
- * WGSL for row programs: the workgroup's row as a uniform value (so loops bounded by it may contain
- * barriers), and workgroup sum/max reductions over `wg` threads. Every thread must call them.
- */
-export function rowHelpersWGSL(wg: number): string {
-  return `
-    const WG : i32 = ${wg};
-    var<workgroup> labRow : i32;
-    var<workgroup> labRed : array<f32, ${wg}>;
-    fn rowOf(index : i32) -> i32 {
-      if (localIndex == 0u) { labRow = index / WG; }
-      return workgroupUniformLoad(&labRow);
-    }
-    fn wgSum(v : f32) -> f32 {
-      let lid = i32(localIndex);
-      labRed[lid] = v;
-      workgroupBarrier();
-      for (var s = WG / 2; s > 0; s = s / 2) {
-        if (lid < s) { labRed[lid] = labRed[lid] + labRed[lid + s]; }
-        workgroupBarrier();
-      }
-      let r = labRed[0];
-      workgroupBarrier();
-      return r;
-    }
-    fn wgMax(v : f32) -> f32 {
-      let lid = i32(localIndex);
-      labRed[lid] = v;
-      workgroupBarrier();
-      for (var s = WG / 2; s > 0; s = s / 2) {
-        if (lid < s) { labRed[lid] = max(labRed[lid], labRed[lid + s]); }
-        workgroupBarrier();
-      }
-      let r = labRed[0];
-      workgroupBarrier();
-      return r;
-    }
-  `;
 }
 
 /** Throws a clear error unless `t` has `rank` dims (naming the op and argument). */

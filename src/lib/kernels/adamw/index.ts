@@ -2,8 +2,9 @@
 // per parameter (481 kernels in a tiny step). CPU twin (reference.ts) on wasm and cpu; on webgpu the op-by-op
 // tfjs path in train/adamw.ts runs instead (a WGSL version is not written yet).
 import * as tf from '@tensorflow/tfjs';
-import { registerHostKernel, size } from '../common';
-import { clipAdamW, type AdamWHyper, type ParamOut, type ParamSlot } from './reference';
+import { defineLabOp, size } from '../common';
+import type { AdamWHyper } from './reference';
+import { adamWHost } from './cpu';
 
 export const ADAMW = 'LabClipAdamW';
 
@@ -13,26 +14,9 @@ export function hasFusedAdamW(): boolean {
   return b === 'wasm' || b === 'cpu';
 }
 
-let registered = false;
-export function registerAdamW(): void {
-  if (registered) return;
-  registered = true;
-  registerHostKernel(ADAMW, {
-    outputs: (ins, attrs) => {
-      const n = (attrs.decay as number[]).length;
-      const out: Array<{ shape: number[]; dtype: 'float32' }> = [];
-      for (let j = 0; j < n; j++) for (let k = 0; k < 3; k++) out.push({ shape: ins[`p${j}`].shape, dtype: 'float32' });
-      out.push({ shape: [], dtype: 'float32' });
-      return out;
-    },
-    compute: (ins, outs, attrs) => {
-      const decay = attrs.decay as number[];
-      const slots: ParamSlot[] = decay.map((d, j) => ({ p: ins[`p${j}`].values, g: ins[`g${j}`].values, m: ins[`m${j}`].values, v: ins[`v${j}`].values, decay: d === 1 }));
-      const o: ParamOut[] = decay.map((_, j) => ({ p: outs[3 * j], m: outs[3 * j + 1], v: outs[3 * j + 2] }));
-      outs[outs.length - 1][0] = clipAdamW(slots, o, attrs as unknown as AdamWHyper);
-    },
-  });
-}
+export const registerAdamW = defineLabOp({
+  kernels: { [ADAMW]: { host: adamWHost } },
+});
 
 export interface AdamWSlotTensors {
   p: tf.Tensor;

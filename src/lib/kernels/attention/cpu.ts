@@ -1,17 +1,17 @@
 // CPU twins of LabCausalAttention / LabCausalAttentionGrad for 'cpu' and 'wasm' (they run reference.ts;
 // the saved forward output `y` is an input of the gradient kernel but only the WGSL path uses it).
-import { registerHostKernel } from '../common';
+import { type HostKernel } from '../common';
 import { attentionBackward, attentionForward } from './reference';
 
-export function registerAttentionHost(fwd: string, bwd: string): void {
-  registerHostKernel(fwd, {
+export const attentionHost: { forward: HostKernel; backward: HostKernel } = {
+  forward: {
     outputs: ({ q }) => [{ shape: q.shape, dtype: 'float32' }],
     compute: ({ q, k, v }, [out], { scale }) => {
       const [B, NH, T, HS] = q.shape;
       attentionForward(out as Float32Array, q.values, k.values, v.values, B, NH, T, HS, scale as number);
     },
-  });
-  registerHostKernel(bwd, {
+  },
+  backward: {
     outputs: ({ q }) => [0, 1, 2].map(() => ({ shape: q.shape, dtype: 'float32' as const })),
     compute: ({ dy, q, k, v }, [dq, dk, dv], { scale }) => {
       const [B, NH, T, HS] = q.shape;
@@ -19,5 +19,5 @@ export function registerAttentionHost(fwd: string, bwd: string): void {
         dq as Float32Array, dk as Float32Array, dv as Float32Array, dy.values, q.values, k.values, v.values, B, NH, T, HS, scale as number,
       );
     },
-  });
-}
+  },
+};

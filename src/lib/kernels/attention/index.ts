@@ -1,20 +1,19 @@
 // causalAttention(q, k, v, scale): softmax(q k^T * scale, causal) v as one registered kernel, with one
 // registered gradient kernel giving dq, dk, dv (probabilities recomputed; only the output is saved).
 import * as tf from '@tensorflow/tfjs';
-import { expectDtype, expectRank } from '../common';
-import { registerAttentionHost } from './cpu';
-import { registerAttentionWebGPU } from './webgpu';
+import { defineLabOp, expectDtype, expectRank } from '../common';
+import { attentionHost } from './cpu';
+import { attentionWebGPU } from './webgpu';
 
 export const ATTENTION = 'LabCausalAttention';
 export const ATTENTION_GRAD = 'LabCausalAttentionGrad';
 
-let registered = false;
-export function registerAttention(): void {
-  if (registered) return;
-  registered = true;
-  registerAttentionWebGPU(ATTENTION, ATTENTION_GRAD);
-  registerAttentionHost(ATTENTION, ATTENTION_GRAD);
-  tf.registerGradient({
+export const registerAttention = defineLabOp({
+  kernels: {
+    [ATTENTION]: { host: attentionHost.forward, webgpu: attentionWebGPU.forward },
+    [ATTENTION_GRAD]: { host: attentionHost.backward, webgpu: attentionWebGPU.backward },
+  },
+  gradient: {
     kernelName: ATTENTION,
     inputsToSave: ['q', 'k', 'v'],
     outputsToSave: [true],
@@ -22,8 +21,8 @@ export function registerAttention(): void {
       const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD, { dy: dy as tf.Tensor, q, k, v, y }, attrs) as tf.Tensor[];
       return { q: () => dq, k: () => dk, v: () => dv };
     },
-  });
-}
+  },
+});
 
 /** q, k, v (B, NH, T, HS) -> softmax(q k^T * scale, causal) v, (B, NH, T, HS). */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number): tf.Tensor4D {

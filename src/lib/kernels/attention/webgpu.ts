@@ -7,30 +7,19 @@
 //   dk    one workgroup per key row s, over t >= s: dk[s] = scale sum_t dS[t, s] q[t]
 //   dv    one workgroup per key row s, over t >= s: dv[s] = sum_t P[t, s] dy[t]
 // Every row kernel is deterministic (no atomics). Rows = B * NH * T may exceed 65535 (flat dispatch).
-import { LabProgram, registerWebGPUKernel, rowDispatch, rowHelpersWGSL } from '../common';
-
-const TILE = 256;
+import { LabProgram, rowDispatch, type WebGPURun } from '../common';
+import {
+  ATTN_ROWS, ATTN_TILE_SCORES_WGSL, attentionPreludeWGSL, attentionRowWGSL, attentionTileAccumulateWGSL, attentionWriteRowWGSL, rowMainWGSL,
+} from '../wgsl';
 
 /** 32 threads per row when both the row (T) and the head (HS) fit in 32, else 64: idle lanes are wasted. */
 const wgFor = (shape: number[]) => (shape[2] <= 32 && shape[3] <= 32 ? 32 : 64);
 /** Head dims per thread. */
 const dptFor = (shape: number[]) => Math.max(1, Math.ceil(shape[3] / wgFor(shape)));
 
-/** Shared header: row bookkeeping, the tile buffer and dot products of length HS. */
-function header(wg: number, dpt: number, dots: Array<[string, string]>): string {
-  const fns = dots
-    .map(([a, b]) => `
-      fn dot_${a}_${b}(ao : i32, bo : i32, HS : i32) -> f32 {
-        var acc = 0.0;
-        for (var i = 0; i < HS; i = i + 1) { acc = acc + ${a}[ao + i] * ${b}[bo + i]; }
-        return acc;
-      }`)
-    .join('');
-  return `${rowHelpersWGSL(wg)}
-      const TILE : i32 = ${TILE};
-      const DPT : i32 = ${dpt};
-      var<workgroup> sc : array<f32, ${TILE}>;
-      ${fns}`;
+/** A query-row program's WGSL: the shared row main() with the tile buffer and the given dot products. */
+function rowProgram(shape: number[], dpt: number, dots: Array<[string, string]>, body: string): string {
+  return rowMainWGSL(wgFor(shape), ATTN_ROWS, body, attentionPreludeWGSL(dpt, dots));
 }
 
 class AttentionProgram extends LabProgram {
@@ -41,27 +30,12 @@ class AttentionProgram extends LabProgram {
     super(shape, rowDispatch(4, B * NH * T, wgFor(shape)), `lab_attn_fwd_${wgFor(shape)}_${dptFor(shape)}`);
   }
   getUserCode(): string {
-    return `${header(wgFor(this.outputShape), dptFor(this.outputShape), [['q', 'k']])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        let T = uniforms.qShape[2];
-        let HS = uniforms.qShape[3];
-        if (row >= uniforms.qShape[0] * uniforms.qShape[1] * T) { return; }
-        let t = row % T;
-        let r0 = row - t; // row of (b, h, position 0)
-        let lid = i32(localIndex);
+    return rowProgram(this.outputShape, dptFor(this.outputShape), [['q', 'k']], `${attentionRowWGSL('t')}
         var m = -3.0e38; // running max (finite, so exp(m - mNew) is 0 on the first tile)
         var l = 0.0; // running sum of exp(S - m)
         var acc : array<f32, DPT>;
         for (var start = 0; start <= t; start = start + TILE) {
-          let end = min(start + TILE, t + 1);
-          var lm = -3.0e38;
-          for (var s = start + lid; s < end; s = s + WG) {
-            let sv = dot_q_k(row * HS, (r0 + s) * HS, HS) * uniforms.scale;
-            sc[s - start] = sv;
-            lm = max(lm, sv);
-          }
-          let mNew = max(m, wgMax(lm));
+          let end = min(start + TILE, t + 1);${ATTN_TILE_SCORES_WGSL}
           var ls = 0.0;
           for (var s = start + lid; s < end; s = s + WG) {
             let p = exp(sc[s - start] - mNew);
@@ -69,23 +43,10 @@ class AttentionProgram extends LabProgram {
             ls = ls + p;
           }
           let corr = exp(m - mNew);
-          l = l * corr + wgSum(ls); // the reduction's barriers also publish sc
-          for (var j = 0; j < DPT; j = j + 1) {
-            let d = lid + j * WG;
-            if (d < HS) {
-              var a = acc[j] * corr;
-              for (var s = start; s < end; s = s + 1) { a = a + sc[s - start] * v[(r0 + s) * HS + d]; }
-              acc[j] = a;
-            }
-          }
+          l = l * corr + wgSum(ls); // the reduction's barriers also publish sc${attentionTileAccumulateWGSL('v', 's', 'acc[j] * corr')}
           m = mNew;
           workgroupBarrier(); // sc is rewritten by the next tile
-        }
-        for (var j = 0; j < DPT; j = j + 1) {
-          let d = lid + j * WG;
-          if (d < HS) { result[row * HS + d] = acc[j] / l; }
-        }
-      }`;
+        }${attentionWriteRowWGSL('acc[j] / l')}`);
   }
 }
 
@@ -99,26 +60,11 @@ class AttentionStatsProgram extends LabProgram {
   }
   qShape: number[];
   getUserCode(): string {
-    return `${header(wgFor(this.qShape), 1, [['q', 'k'], ['dy', 'y']])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        let T = uniforms.qShape[2];
-        let HS = uniforms.qShape[3];
-        if (row >= uniforms.qShape[0] * uniforms.qShape[1] * T) { return; }
-        let t = row % T;
-        let r0 = row - t;
-        let lid = i32(localIndex);
+    return rowProgram(this.qShape, 1, [['q', 'k'], ['dy', 'y']], `${attentionRowWGSL('t')}
         var m = -3.0e38;
         var l = 0.0;
         for (var start = 0; start <= t; start = start + TILE) {
-          let end = min(start + TILE, t + 1);
-          var lm = -3.0e38;
-          for (var s = start + lid; s < end; s = s + WG) {
-            let sv = dot_q_k(row * HS, (r0 + s) * HS, HS) * uniforms.scale;
-            sc[s - start] = sv;
-            lm = max(lm, sv);
-          }
-          let mNew = max(m, wgMax(lm));
+          let end = min(start + TILE, t + 1);${ATTN_TILE_SCORES_WGSL}
           var ls = 0.0;
           for (var s = start + lid; s < end; s = s + WG) { ls = ls + exp(sc[s - start] - mNew); }
           l = l * exp(m - mNew) + wgSum(ls);
@@ -130,8 +76,7 @@ class AttentionStatsProgram extends LabProgram {
         if (lid == 0) {
           result[row * 2] = m + log(l);
           result[row * 2 + 1] = D;
-        }
-      }`;
+        }`);
   }
 }
 
@@ -143,15 +88,7 @@ class AttentionDqProgram extends LabProgram {
     super(shape, rowDispatch(4, B * NH * T, wgFor(shape)), `lab_attn_dq_${wgFor(shape)}_${dptFor(shape)}`);
   }
   getUserCode(): string {
-    return `${header(wgFor(this.outputShape), dptFor(this.outputShape), [['q', 'k'], ['dy', 'v']])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        let T = uniforms.qShape[2];
-        let HS = uniforms.qShape[3];
-        if (row >= uniforms.qShape[0] * uniforms.qShape[1] * T) { return; }
-        let t = row % T;
-        let r0 = row - t;
-        let lid = i32(localIndex);
+    return rowProgram(this.outputShape, dptFor(this.outputShape), [['q', 'k'], ['dy', 'v']], `${attentionRowWGSL('t')}
         let lse = stats[row * 2];
         let D = stats[row * 2 + 1];
         var acc : array<f32, DPT>;
@@ -161,22 +98,9 @@ class AttentionDqProgram extends LabProgram {
             let p = exp(dot_q_k(row * HS, (r0 + s) * HS, HS) * uniforms.scale - lse);
             sc[s - start] = p * (dot_dy_v(row * HS, (r0 + s) * HS, HS) - D);
           }
+          workgroupBarrier();${attentionTileAccumulateWGSL('k', 's')}
           workgroupBarrier();
-          for (var j = 0; j < DPT; j = j + 1) {
-            let d = lid + j * WG;
-            if (d < HS) {
-              var a = acc[j];
-              for (var s = start; s < end; s = s + 1) { a = a + sc[s - start] * k[(r0 + s) * HS + d]; }
-              acc[j] = a;
-            }
-          }
-          workgroupBarrier();
-        }
-        for (var j = 0; j < DPT; j = j + 1) {
-          let d = lid + j * WG;
-          if (d < HS) { result[row * HS + d] = acc[j] * uniforms.scale; }
-        }
-      }`;
+        }${attentionWriteRowWGSL('acc[j] * uniforms.scale')}`);
   }
 }
 
@@ -195,15 +119,7 @@ class AttentionDkvProgram extends LabProgram {
   getUserCode(): string {
     const isK = this.which === 'k';
     const dots: Array<[string, string]> = isK ? [['q', 'k'], ['dy', 'v']] : [['q', 'k']];
-    return `${header(wgFor(this.outputShape), dptFor(this.outputShape), dots)}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        let T = uniforms.qShape[2];
-        let HS = uniforms.qShape[3];
-        if (row >= uniforms.qShape[0] * uniforms.qShape[1] * T) { return; }
-        let s = row % T;
-        let r0 = row - s;
-        let lid = i32(localIndex);
+    return rowProgram(this.outputShape, dptFor(this.outputShape), dots, `${attentionRowWGSL('s')}
         var acc : array<f32, DPT>;
         for (var start = s; start < T; start = start + TILE) {
           let end = min(start + TILE, T);
@@ -212,30 +128,16 @@ class AttentionDkvProgram extends LabProgram {
             let p = exp(dot_q_k(tr * HS, row * HS, HS) * uniforms.scale - stats[tr * 2]);
             ${isK ? 'sc[t - start] = p * (dot_dy_v(tr * HS, row * HS, HS) - stats[tr * 2 + 1]);' : 'sc[t - start] = p;'}
           }
+          workgroupBarrier();${attentionTileAccumulateWGSL(isK ? 'q' : 'dy', 't')}
           workgroupBarrier();
-          for (var j = 0; j < DPT; j = j + 1) {
-            let d = lid + j * WG;
-            if (d < HS) {
-              var a = acc[j];
-              for (var t = start; t < end; t = t + 1) { a = a + sc[t - start] * ${isK ? 'q' : 'dy'}[(r0 + t) * HS + d]; }
-              acc[j] = a;
-            }
-          }
-          workgroupBarrier();
-        }
-        for (var j = 0; j < DPT; j = j + 1) {
-          let d = lid + j * WG;
-          if (d < HS) { result[row * HS + d] = acc[j]${isK ? ' * uniforms.scale' : ''}; }
-        }
-      }`;
+        }${attentionWriteRowWGSL(isK ? 'acc[j] * uniforms.scale' : 'acc[j]')}`);
   }
 }
 
-export function registerAttentionWebGPU(fwd: string, bwd: string): void {
-  registerWebGPUKernel(fwd, ({ q, k, v }, be, { scale }) =>
+export const attentionWebGPU: { forward: WebGPURun; backward: WebGPURun } = {
+  forward: ({ q, k, v }, be, { scale }) =>
     be.runWebGPUProgram(new AttentionProgram(q.shape), [q, k, v], 'float32', [{ type: 'float32', data: [scale as number] }]),
-  );
-  registerWebGPUKernel(bwd, ({ dy, q, k, v, y }, be, { scale }) => {
+  backward: ({ dy, q, k, v, y }, be, { scale }) => {
     const u = [{ type: 'float32' as const, data: [scale as number] }];
     const stats = be.runWebGPUProgram(new AttentionStatsProgram(q.shape), [q, k, dy, y], 'float32', u);
     const dq = be.runWebGPUProgram(new AttentionDqProgram(q.shape), [q, k, v, dy, stats], 'float32', u);
@@ -243,5 +145,5 @@ export function registerAttentionWebGPU(fwd: string, bwd: string): void {
     const dv = be.runWebGPUProgram(new AttentionDkvProgram(q.shape, 'v'), [q, k, dy, stats], 'float32', u);
     be.disposeData(stats.dataId);
     return [dq, dk, dv];
-  });
-}
+  },
+};

@@ -1,20 +1,19 @@
 // softmaxCrossEntropy(logits, targets, weights): per-row weighted cross-entropy as one registered kernel,
 // with a registered gradient kernel for the logits (softmax - onehot, recomputed from the logits).
 import * as tf from '@tensorflow/tfjs';
-import { expectDtype, expectRank } from '../common';
-import { registerCrossEntropyHost } from './cpu';
-import { registerCrossEntropyWebGPU } from './webgpu';
+import { defineLabOp, expectDtype, expectRank } from '../common';
+import { crossEntropyHost } from './cpu';
+import { crossEntropyWebGPU } from './webgpu';
 
 export const XENT = 'LabSoftmaxCrossEntropy';
 export const XENT_GRAD = 'LabSoftmaxCrossEntropyGrad';
 
-let registered = false;
-export function registerCrossEntropy(): void {
-  if (registered) return;
-  registered = true;
-  registerCrossEntropyWebGPU(XENT, XENT_GRAD);
-  registerCrossEntropyHost(XENT, XENT_GRAD);
-  tf.registerGradient({
+export const registerCrossEntropy = defineLabOp({
+  kernels: {
+    [XENT]: { host: crossEntropyHost.forward, webgpu: crossEntropyWebGPU.forward },
+    [XENT_GRAD]: { host: crossEntropyHost.backward, webgpu: crossEntropyWebGPU.backward },
+  },
+  gradient: {
     kernelName: XENT,
     inputsToSave: ['logits', 'targets', 'weights'],
     gradFunc: (dy, [logits, targets, weights]) => ({
@@ -25,8 +24,8 @@ export function registerCrossEntropy(): void {
       weights: () =>
         tf.mul(dy as tf.Tensor, tf.engine().runKernel(XENT, { logits, targets, weights: tf.notEqual(weights, 0).toFloat() }) as tf.Tensor),
     }),
-  });
-}
+  },
+});
 
 /** Per-row weights[n] * -log softmax(logits[n])[targets[n]]; logits (N, V), targets int32 (N), weights (N). */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): tf.Tensor1D {

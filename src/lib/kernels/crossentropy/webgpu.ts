@@ -3,10 +3,10 @@
 // The backward recomputes max and sum from the logits instead of saving them from the forward.
 // Rows with weight 0 give loss 0 and gradient 0 and never read their target. A target outside [0, V) on
 // a row with nonzero weight gives NaN (the GPU cannot throw; the CPU twin throws a clear error).
-import { LabProgram, registerWebGPUKernel, rowDispatch, rowHelpersWGSL, rowWorkgroupSize } from '../common';
+import { LabProgram, rowDispatch, rowWorkgroupSize, type WebGPURun } from '../common';
+import { rowMainWGSL } from '../wgsl';
 
 const rowMaxAndSum = `
-        let lid = i32(localIndex);
         let V = uniforms.logitsShape[1];
         let base = row * V;
         var lm = -3.0e38;
@@ -26,18 +26,13 @@ class CrossEntropyProgram extends LabProgram {
     super([N], rowDispatch(1, N, wg), `lab_xent_${wg}`);
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(this.workgroupSize[0])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        if (row >= uniforms.logitsShape[0]) { return; }
-        ${rowMaxAndSum}
+    return rowMainWGSL(this.workgroupSize[0], 'uniforms.logitsShape[0]', `${rowMaxAndSum}
         if (lid == 0) {
           var loss = 0.0;
           if (bad) { loss = uniforms.NAN; }
           else if (w != 0.0) { loss = w * (log(sum) + mx - logits[base + t]); }
           result[row] = loss;
-        }
-      }`;
+        }`);
   }
 }
 
@@ -48,11 +43,7 @@ class CrossEntropyGradProgram extends LabProgram {
     super([N, V], rowDispatch(2, N, wg), `lab_xent_grad_${wg}`);
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(this.workgroupSize[0])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        if (row >= uniforms.logitsShape[0]) { return; }
-        ${rowMaxAndSum}
+    return rowMainWGSL(this.workgroupSize[0], 'uniforms.logitsShape[0]', `${rowMaxAndSum}
         let g = dy[row] * w;
         let inv = 1.0 / sum;
         for (var j = lid; j < V; j = j + WG) {
@@ -62,18 +53,17 @@ class CrossEntropyGradProgram extends LabProgram {
           if (w == 0.0) { o = 0.0; }
           if (bad) { o = uniforms.NAN; }
           result[base + j] = o;
-        }
-      }`;
+        }`);
   }
 }
 
-export function registerCrossEntropyWebGPU(fwd: string, bwd: string): void {
-  registerWebGPUKernel(fwd, ({ logits, targets, weights }, be) => {
+export const crossEntropyWebGPU: { forward: WebGPURun; backward: WebGPURun } = {
+  forward: ({ logits, targets, weights }, be) => {
     const [N, V] = logits.shape;
     return be.runWebGPUProgram(new CrossEntropyProgram(N, V), [logits, targets, weights], 'float32');
-  });
-  registerWebGPUKernel(bwd, ({ dy, logits, targets, weights }, be) => {
+  },
+  backward: ({ dy, logits, targets, weights }, be) => {
     const [N, V] = logits.shape;
     return be.runWebGPUProgram(new CrossEntropyGradProgram(N, V), [dy, logits, targets, weights], 'float32');
-  });
-}
+  },
+};

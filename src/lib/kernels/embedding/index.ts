@@ -1,20 +1,19 @@
 // embedding(table, ids): row lookup as one registered kernel, with a registered scatter-add gradient kernel
 // for the table. On wasm this replaces tf.gather, whose gradient needs UnsortedSegmentSum (missing there).
 import * as tf from '@tensorflow/tfjs';
-import { expectDtype, expectRank } from '../common';
-import { registerEmbeddingHost } from './cpu';
-import { registerEmbeddingWebGPU } from './webgpu';
+import { defineLabOp, expectDtype, expectRank } from '../common';
+import { embeddingHost } from './cpu';
+import { embeddingWebGPU } from './webgpu';
 
 export const EMBEDDING = 'LabEmbedding';
 export const EMBEDDING_GRAD = 'LabEmbeddingGrad';
 
-let registered = false;
-export function registerEmbedding(): void {
-  if (registered) return;
-  registered = true;
-  registerEmbeddingWebGPU(EMBEDDING, EMBEDDING_GRAD);
-  registerEmbeddingHost(EMBEDDING, EMBEDDING_GRAD);
-  tf.registerGradient({
+export const registerEmbedding = defineLabOp({
+  kernels: {
+    [EMBEDDING]: { host: embeddingHost.forward, webgpu: embeddingWebGPU.forward },
+    [EMBEDDING_GRAD]: { host: embeddingHost.backward, webgpu: embeddingWebGPU.backward },
+  },
+  gradient: {
     kernelName: EMBEDDING,
     inputsToSave: ['table', 'ids'],
     gradFunc: (dy, [table, ids]) => ({
@@ -22,8 +21,8 @@ export function registerEmbedding(): void {
         tf.engine().runKernel(EMBEDDING_GRAD, { dy: dy as tf.Tensor, ids }, { vocabSize: table.shape[0] }) as tf.Tensor,
       ids: () => tf.zeros(ids.shape), // integer ids: no gradient (tfjs wants float32 zeros)
     }),
-  });
-}
+  },
+});
 
 /** table (V, C) float32, ids int32 of any shape -> (...ids.shape, C). */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {

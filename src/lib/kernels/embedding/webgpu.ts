@@ -4,7 +4,8 @@
 // 64 at a time, compacts the positions n with ids[n] == v by a workgroup prefix sum (so they stay in
 // increasing n), then each thread adds dy[n, c] for its columns c. Same summation order as the CPU twin.
 // Cost: V * N id comparisons plus N * C adds.
-import { flatDispatch, LabProgram, registerWebGPUKernel, rowDispatch, rowHelpersWGSL } from '../common';
+import { flatDispatch, LabProgram, rowDispatch, type WebGPURun } from '../common';
+import { rowMainWGSL } from '../wgsl';
 
 class EmbeddingProgram extends LabProgram {
   variableNames = ['table', 'ids'];
@@ -34,15 +35,13 @@ class EmbeddingGradProgram extends LabProgram {
     super([V, C], rowDispatch(2, V, SCAN), 'lab_embedding_grad');
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(SCAN)}
+    const prelude = `
       var<workgroup> scan : array<i32, ${SCAN}>;
-      var<workgroup> hits : array<i32, ${SCAN}>;
-      fn main(index : i32) {
-        let v = rowOf(index);
-        if (v >= uniforms.outShape[0]) { return; }
+      var<workgroup> hits : array<i32, ${SCAN}>;`;
+    return rowMainWGSL(SCAN, 'uniforms.outShape[0]', `
+        let v = row; // the table row this workgroup sums
         let C = uniforms.dyShape[1];
         let N = uniforms.idsShape;
-        let lid = i32(localIndex);
         let o = v * C;
         for (var c = lid; c < C; c = c + WG) { result[o + c] = 0.0; }
         for (var start = 0; start < N; start = start + WG) {
@@ -68,15 +67,12 @@ class EmbeddingGradProgram extends LabProgram {
           }
           workgroupBarrier(); // scan and hits are rewritten by the next step
         }
-      }`;
+`, prelude);
   }
 }
 
-export function registerEmbeddingWebGPU(fwd: string, bwd: string): void {
-  registerWebGPUKernel(fwd, ({ table, ids }, be) =>
-    be.runWebGPUProgram(new EmbeddingProgram(ids.shape[0], table.shape[1]), [table, ids], 'float32'),
-  );
-  registerWebGPUKernel(bwd, ({ dy, ids }, be, { vocabSize }) =>
+export const embeddingWebGPU: { forward: WebGPURun; backward: WebGPURun } = {
+  forward: ({ table, ids }, be) => be.runWebGPUProgram(new EmbeddingProgram(ids.shape[0], table.shape[1]), [table, ids], 'float32'),
+  backward: ({ dy, ids }, be, { vocabSize }) =>
     be.runWebGPUProgram(new EmbeddingGradProgram(vocabSize as number, dy.shape[1]), [dy, ids], 'float32'),
-  );
-}
+};

@@ -1,25 +1,24 @@
 // gelu(x): GPT-2's tanh-approximated GELU as one registered kernel (WGSL on webgpu, reference.ts on cpu/wasm),
 // with its gradient as a second registered kernel.
 import * as tf from '@tensorflow/tfjs';
-import { expectDtype } from '../common';
-import { registerGeluHost } from './cpu';
-import { registerGeluWebGPU } from './webgpu';
+import { defineLabOp, expectDtype } from '../common';
+import { geluHost } from './cpu';
+import { geluWebGPU } from './webgpu';
 
 export const GELU = 'LabGelu';
 export const GELU_GRAD = 'LabGeluGrad';
 
-let registered = false;
-export function registerGelu(): void {
-  if (registered) return;
-  registered = true;
-  registerGeluWebGPU(GELU, GELU_GRAD);
-  registerGeluHost(GELU, GELU_GRAD);
-  tf.registerGradient({
+export const registerGelu = defineLabOp({
+  kernels: {
+    [GELU]: { host: geluHost.forward, webgpu: geluWebGPU.forward },
+    [GELU_GRAD]: { host: geluHost.backward, webgpu: geluWebGPU.backward },
+  },
+  gradient: {
     kernelName: GELU,
     inputsToSave: ['x'],
     gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor }),
-  });
-}
+  },
+});
 
 /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise; any shape, float32. */
 export function gelu(x: tf.Tensor): tf.Tensor {

@@ -1,6 +1,6 @@
 // WGSL GELU forward and backward: one thread per element, or per vec4 when the size is a multiple of 4.
 // Flat layout, so more than 65535 workgroups are folded by tfjs and `main(index)` stays correct.
-import { flatDispatch, LabProgram, registerWebGPUKernel, size } from '../common';
+import { flatDispatch, LabProgram, size, type WebGPURun } from '../common';
 
 const WG = 64;
 
@@ -52,9 +52,7 @@ class GeluGradProgram extends LabProgram {
   }
 }
 
-export function registerGeluWebGPU(fwd: string, bwd: string): void {
-  registerWebGPUKernel(fwd, ({ x }, backend) => backend.runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32'));
-  registerWebGPUKernel(bwd, ({ dy, x }, backend) =>
-    backend.runWebGPUProgram(new GeluGradProgram(x.shape), [dy, x], 'float32'),
-  );
-}
+export const geluWebGPU: { forward: WebGPURun; backward: WebGPURun } = {
+  forward: ({ x }, be) => be.runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32'),
+  backward: ({ dy, x }, be) => be.runWebGPUProgram(new GeluGradProgram(x.shape), [dy, x], 'float32'),
+};

@@ -1,20 +1,19 @@
 // layerNorm(x, gamma, beta, eps): LayerNorm over the last axis as one registered kernel, with a registered
 // gradient kernel giving dx, dgamma and dbeta in one call (row statistics are recomputed, not saved).
 import * as tf from '@tensorflow/tfjs';
-import { expectDtype } from '../common';
-import { registerLayerNormHost } from './cpu';
-import { registerLayerNormWebGPU } from './webgpu';
+import { defineLabOp, expectDtype } from '../common';
+import { layerNormHost } from './cpu';
+import { layerNormWebGPU } from './webgpu';
 
 export const LAYER_NORM = 'LabLayerNorm';
 export const LAYER_NORM_GRAD = 'LabLayerNormGrad';
 
-let registered = false;
-export function registerLayerNorm(): void {
-  if (registered) return;
-  registered = true;
-  registerLayerNormWebGPU(LAYER_NORM, LAYER_NORM_GRAD);
-  registerLayerNormHost(LAYER_NORM, LAYER_NORM_GRAD);
-  tf.registerGradient({
+export const registerLayerNorm = defineLabOp({
+  kernels: {
+    [LAYER_NORM]: { host: layerNormHost.forward, webgpu: layerNormWebGPU.forward },
+    [LAYER_NORM_GRAD]: { host: layerNormHost.backward, webgpu: layerNormWebGPU.backward },
+  },
+  gradient: {
     kernelName: LAYER_NORM,
     inputsToSave: ['x', 'gamma'],
     gradFunc: (dy, [x, gamma], attrs) => {
@@ -22,8 +21,8 @@ export function registerLayerNorm(): void {
       const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy: dy as tf.Tensor, x, gamma }, attrs) as tf.Tensor[];
       return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
     },
-  });
-}
+  },
+});
 
 /** (x - mean) / sqrt(var + eps) * gamma + beta over the last axis of x (..., C); gamma, beta (C). */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {

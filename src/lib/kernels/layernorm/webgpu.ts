@@ -5,7 +5,8 @@
 //   partial [P, 2C]  one thread per (part, column) sums dy*xhat (first C columns) and dy (last C) over
 //                    ROWS_PER_PART rows, so a long N still spreads over many threads
 //   dgamma, dbeta [C] one thread per column sums the P partials.
-import { flatDispatch, LabProgram, registerWebGPUKernel, rowDispatch, rowHelpersWGSL, rowWorkgroupSize } from '../common';
+import { flatDispatch, LabProgram, rowDispatch, rowWorkgroupSize, type WebGPURun } from '../common';
+import { ROW_MEAN_RSTD_WGSL, rowMainWGSL } from '../wgsl';
 
 const ROWS_PER_PART = 64;
 
@@ -17,23 +18,15 @@ class LayerNormProgram extends LabProgram {
     super([N, C], rowDispatch(2, N, wg), `lab_layernorm_${wg}`);
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(this.workgroupSize[0])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        if (row >= uniforms.xShape[0]) { return; }
+    return rowMainWGSL(this.workgroupSize[0], 'uniforms.xShape[0]', `
         let C = uniforms.xShape[1];
-        let lid = i32(localIndex);
         let base = row * C;
-        var s = 0.0;
-        for (var c = lid; c < C; c = c + WG) { s = s + x[base + c]; }
-        let mean = wgSum(s) / f32(C);
-        var v = 0.0;
-        for (var c = lid; c < C; c = c + WG) { let d = x[base + c] - mean; v = v + d * d; }
-        let rstd = inverseSqrt(wgSum(v) / f32(C) + uniforms.eps);
+        let ms = rowMeanRstd(base, C, uniforms.eps);
+        let mean = ms.x;
+        let rstd = ms.y;
         for (var c = lid; c < C; c = c + WG) {
           result[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
-        }
-      }`;
+        }`, ROW_MEAN_RSTD_WGSL);
   }
 }
 
@@ -45,21 +38,9 @@ class LayerNormStatsProgram extends LabProgram {
     super([N, 2], rowDispatch(2, N, wg), `lab_layernorm_stats_${wg}`);
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(this.workgroupSize[0])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        if (row >= uniforms.xShape[0]) { return; }
-        let C = uniforms.xShape[1];
-        let lid = i32(localIndex);
-        let base = row * C;
-        var s = 0.0;
-        for (var c = lid; c < C; c = c + WG) { s = s + x[base + c]; }
-        let mean = wgSum(s) / f32(C);
-        var v = 0.0;
-        for (var c = lid; c < C; c = c + WG) { let d = x[base + c] - mean; v = v + d * d; }
-        let rstd = inverseSqrt(wgSum(v) / f32(C) + uniforms.eps);
-        if (lid == 0) { result[row * 2] = mean; result[row * 2 + 1] = rstd; }
-      }`;
+    return rowMainWGSL(this.workgroupSize[0], 'uniforms.xShape[0]', `
+        let ms = rowMeanRstd(row * uniforms.xShape[1], uniforms.xShape[1], uniforms.eps);
+        if (lid == 0) { result[row * 2] = ms.x; result[row * 2 + 1] = ms.y; }`, ROW_MEAN_RSTD_WGSL);
   }
 }
 
@@ -70,12 +51,8 @@ class LayerNormDxProgram extends LabProgram {
     super([N, C], rowDispatch(2, N, wg), `lab_layernorm_dx_${wg}`);
   }
   getUserCode(): string {
-    return `${rowHelpersWGSL(this.workgroupSize[0])}
-      fn main(index : i32) {
-        let row = rowOf(index);
-        if (row >= uniforms.xShape[0]) { return; }
+    return rowMainWGSL(this.workgroupSize[0], 'uniforms.xShape[0]', `
         let C = uniforms.xShape[1];
-        let lid = i32(localIndex);
         let base = row * C;
         let mean = stats[row * 2];
         let rstd = stats[row * 2 + 1];
@@ -91,8 +68,7 @@ class LayerNormDxProgram extends LabProgram {
         for (var c = lid; c < C; c = c + WG) {
           let xhat = (x[base + c] - mean) * rstd;
           result[base + c] = rstd * (dy[base + c] * gamma[c] - m1 - xhat * m2);
-        }
-      }`;
+        }`);
   }
 }
 
@@ -145,12 +121,12 @@ class ColumnSumProgram extends LabProgram {
   }
 }
 
-export function registerLayerNormWebGPU(fwd: string, bwd: string): void {
-  registerWebGPUKernel(fwd, ({ x, gamma, beta }, be, { eps }) => {
+export const layerNormWebGPU: { forward: WebGPURun; backward: WebGPURun } = {
+  forward: ({ x, gamma, beta }, be, { eps }) => {
     const [N, C] = x.shape;
     return be.runWebGPUProgram(new LayerNormProgram(N, C), [x, gamma, beta], 'float32', [{ type: 'float32', data: [eps as number] }]);
-  });
-  registerWebGPUKernel(bwd, ({ dy, x, gamma }, be, { eps }) => {
+  },
+  backward: ({ dy, x, gamma }, be, { eps }) => {
     const [N, C] = x.shape;
     const stats = be.runWebGPUProgram(new LayerNormStatsProgram(N, C), [x], 'float32', [{ type: 'float32', data: [eps as number] }]);
     const dx = be.runWebGPUProgram(new LayerNormDxProgram(N, C), [dy, x, gamma, stats], 'float32');
@@ -163,5 +139,5 @@ export function registerLayerNormWebGPU(fwd: string, bwd: string): void {
     be.disposeData(stats.dataId);
     be.disposeData(parts.dataId);
     return [dx, dgamma, dbeta];
-  });
-}
+  },
+};

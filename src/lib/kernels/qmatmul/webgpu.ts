@@ -14,6 +14,7 @@
 // output from the workgroup id on a 2-D grid it lays out itself (`outputGrid`), so its largest index is the
 // output count M x N. Every program checks that the indices it computes stay below 2^31 (`checkIndexRange`).
 import { checkFlatThreads, I32_LIMIT, type WebGPURun } from '../common';
+import { workgroupReduceWGSL } from '../wgsl';
 import { blockInfo } from '../../gguf/types';
 import type { QAttrs, QFormat } from './reference';
 
@@ -179,7 +180,7 @@ export function qMatMulProgram(fmt: QFormat, M: number, N: number, K: number): P
   const blk = DOT_BLOCK[fmt];
   if (!blk) return qMatMulSimpleProgram(fmt, M, N, K);
   const p = flat([M, N], `lab_qmm_blk_${fmt}`, ['x', 'w'], `${BYTES}${blk.code}
-    var<workgroup> part : array<f32, 64>;
+    ${workgroupReduceWGSL(64)}
     ${WORKGROUP_OUTPUT_WGSL}
     fn main(index : i32) {                      // index (the i32 thread index) is not used: see the top of the file
       let lid = i32(localIndex);
@@ -190,13 +191,8 @@ export function qMatMulProgram(fmt: QFormat, M: number, N: number, K: number): P
       if (valid) {
         for (var b = lid; b < uniforms.K / ${blk.qk}; b += 64) { acc += dotBlock(n, b, m * uniforms.K + b * ${blk.qk}); }
       }
-      part[lid] = acc;
-      workgroupBarrier();
-      for (var s = 32; s > 0; s = s >> 1) {
-        if (lid < s) { part[lid] += part[lid + s]; }
-        workgroupBarrier();
-      }
-      if (valid && lid == 0) { setOutputAtIndex(o, part[0]); }
+      let total = wgSum(acc); // every thread calls it, valid or not (it holds barriers)
+      if (valid && lid == 0) { setOutputAtIndex(o, total); }
     }`);
   checkIndexRange('qMatMul', fmt, N, K, M * N, 0); // the thread index is unused here
   p.dispatch = outputGrid(M * N); // 2-D, within limits: tfjs keeps it as is
