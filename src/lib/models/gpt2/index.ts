@@ -1,9 +1,4 @@
 // GPT-2: the model, its config and presets, and the two op sets it runs on.
 export { GPT2, initWeights, weightShapes, isDecayed } from './model';
 export { PRESETS, presetConfig, validateConfig, countParams, flopsPerToken, type GPT2Config, type PresetName } from './config';
-export { getOps, setOps, type ModelOps, type OpsImpl } from './ops';
-import { setOps } from './ops';
-import { causalAttention, embedding, gelu, layerNorm, softmaxCrossEntropy, stock } from '../../kernels';
-
-setOps('fused', { embedding, layerNorm, gelu, softmaxCrossEntropy, causalAttention });
-setOps('stock', stock);
+export { getOps, type ModelOps, type OpsImpl } from './ops';

@@ -1,6 +1,7 @@
 // The five ops the GPT-2 model needs, behind one interface, so the same model runs on fused lab kernels
 // (WGSL on webgpu, CPU twins on wasm/cpu) or on stock tfjs ops (the side-by-side benchmark baseline).
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { causalAttention, embedding, gelu, layerNorm, softmaxCrossEntropy, stock } from '../../kernels';
 
 export interface ModelOps {
   /** table (V, C), ids int32 (...) -> (..., C) */
@@ -17,17 +18,14 @@ export interface ModelOps {
 
 export type OpsImpl = 'fused' | 'stock';
 
-let fusedOps: ModelOps | null = null;
-let stockOps: ModelOps | null = null;
-
-/** Fused kernels are registered in ../../kernels; `setOps` is called once they are imported. */
-export function setOps(impl: OpsImpl, ops: ModelOps): void {
-  if (impl === 'fused') fusedOps = ops;
-  else stockOps = ops;
-}
+/** The two op sets, chosen by name where a model or a training run is made (no global set at import time). */
+const OPS: Record<OpsImpl, ModelOps> = {
+  fused: { embedding, layerNorm, gelu, softmaxCrossEntropy, causalAttention },
+  stock,
+};
 
 export function getOps(impl: OpsImpl): ModelOps {
-  const o = impl === 'fused' ? fusedOps : stockOps;
-  if (!o) throw new Error(`The ${impl} GPT-2 ops are not loaded (import src/lib/models/gpt2/index.ts).`);
+  const o = OPS[impl];
+  if (!o) throw new Error(`GPT-2 ops must be 'fused' or 'stock', got ${String(impl)}.`);
   return o;
 }
