@@ -1,36 +1,72 @@
-// Decoding for any HookedModel: greedy (batched) and beam search (as the paper: 5 beams), plus
-// teacher-forced answer log-probabilities. The forward is recomputed over the whole sequence each step
-// (GPT-2 task sequences are short). Rows are right-padded (padRight); hook edits land from each row's last prompt
-// token on (editFrom), so a steering hook shifts every "last position" a KV-cached decoder would have seen.
+// Decoding for any HookedModel: greedy (batched) and beam search (as the paper: 5 beams; the beams of several
+// prompts share one forward), plus teacher-forced answer log-probabilities. A model with a KV cache (prefill +
+// decodeStep: GPT-2) runs each prompt once and then one position per step; any other model recomputes the whole
+// sequence each step (runWithHooks). Both give the same tokens (tests/unit/gpt2.test.ts). Rows are right-padded
+// (padRight); hook edits land from each row's last prompt token on (editFrom), and in a cached step on the one
+// position fed, so a steering hook shifts every "last position" in both paths.
 import * as tf from '@tensorflow/tfjs';
-import type { HookFn, HookedModel } from './types';
+import type { DecodeCache, DecodeStep, HookFn, HookedModel } from './types';
 import { batchTensor, gatherLast, padRight } from './hooks';
 
 export interface DecodeOptions {
   maxNewTokens: number;
   hooks?: Record<string, HookFn>;
-  /** Rows per forward call. */
+  /** Rows per forward call (beam search with a KV cache: prompts per call, each with its beams). */
   batchSize?: number;
   /** Token used for right padding (never attended by real positions: attention is causal). */
   padId?: number;
   /** Called after each batch with the number of prompts finished. */
   onProgress?: (done: number) => void | Promise<void>;
+  /** Use the model's KV cache when it has one (default true); false recomputes the whole sequence each step. */
+  cache?: boolean;
 }
 
-/** Forward rows (right-padded) and return log-softmax at each row's last real position: (R, V) on the CPU. */
-async function lastLogProbs(model: HookedModel, rows: number[][], promptLengths: number[], hooks: Record<string, HookFn> | undefined, padId: number): Promise<Float32Array> {
-  const R = rows.length;
-  const batch = padRight(rows, padId);
-  const out = tf.tidy(() => {
-    const logits = model.runWithHooks(batchTensor(batch), hooks ?? {}, { editFrom: promptLengths.map((l) => l - 1), seqLengths: batch.seqLengths }); // (R, T, V)
-    return tf.logSoftmax(gatherLast(logits, batch.seqLengths)); // (R, V)
-  });
-  const data = (await out.data()) as Float32Array;
-  out.dispose();
+function useCache(model: HookedModel, opts: DecodeOptions): boolean {
+  return opts.cache !== false && typeof model.prefill === 'function' && typeof model.decodeStep === 'function';
+}
+
+/** A step's log-probs on the CPU (the tensor disposed), refusing NaN. */
+async function readLogProbs(t: tf.Tensor2D): Promise<Float32Array> {
+  const data = (await t.data()) as Float32Array;
+  t.dispose();
+  const R = t.shape[0];
   // argmax over NaN would pick token 0 without a word
   const bad = data.findIndex((v) => Number.isNaN(v));
   if (bad >= 0) throw new Error(`Decoding: the model's log-probabilities are NaN (row ${Math.floor(bad / (data.length / R))}); the weights, an adapter or a hook produced NaN.`);
   return data;
+}
+
+/** Prefill right-padded prompts into the model's KV cache; edits land from each prompt's last token. */
+function prefill(model: HookedModel, prompts: number[][], hooks: Record<string, HookFn> | undefined, padId: number): DecodeStep {
+  const batch = padRight(prompts, padId);
+  const tokens = batchTensor(batch);
+  try {
+    return model.prefill!(tokens, hooks ?? {}, { editFrom: batch.seqLengths.map((l) => l - 1), seqLengths: batch.seqLengths });
+  } finally {
+    tokens.dispose();
+  }
+}
+
+/** Keep these rows of the cache and feed them one token each; the old cache is disposed. */
+function stepRows(model: HookedModel, cache: DecodeCache, rows: number[], next: number[], hooks: Record<string, HookFn> | undefined): DecodeStep {
+  const same = rows.length === cache.rows && rows.every((r, i) => r === i);
+  const picked = same ? cache : cache.select(rows);
+  if (!same) cache.dispose();
+  try {
+    return model.decodeStep!(next, picked, hooks ?? {});
+  } finally {
+    picked.dispose();
+  }
+}
+
+/** Forward rows (right-padded) and return log-softmax at each row's last real position: (R, V) on the CPU. */
+async function lastLogProbs(model: HookedModel, rows: number[][], promptLengths: number[], hooks: Record<string, HookFn> | undefined, padId: number): Promise<Float32Array> {
+  const batch = padRight(rows, padId);
+  const out = tf.tidy(() => {
+    const logits = model.runWithHooks(batchTensor(batch), hooks ?? {}, { editFrom: promptLengths.map((l) => l - 1), seqLengths: batch.seqLengths }); // (R, T, V)
+    return tf.logSoftmax(gatherLast(logits, batch.seqLengths)) as tf.Tensor2D; // (R, V)
+  });
+  return readLogProbs(out);
 }
 
 /** Greedy decoding; returns the generated ids of each prompt (without the end token). */
@@ -39,8 +75,15 @@ export async function greedyDecode(model: HookedModel, prompts: number[][], opts
   const bs = opts.batchSize ?? 64;
   const padId = opts.padId ?? 0;
   const results: number[][] = new Array(prompts.length);
+  const cached = useCache(model, opts);
   for (let start = 0; start < prompts.length; start += bs) {
     const idx = prompts.slice(start, start + bs).map((_, i) => start + i);
+    if (cached) {
+      const gen = await greedyCached(model, idx.map((i) => prompts[i]), opts, eos, padId);
+      idx.forEach((i, j) => (results[i] = gen[j]));
+      await opts.onProgress?.(Math.min(prompts.length, start + bs));
+      continue;
+    }
     const seqs = idx.map((i) => [...prompts[i]]);
     const gen: number[][] = idx.map(() => []);
     let alive = idx.map((_, j) => j);
@@ -65,6 +108,38 @@ export async function greedyDecode(model: HookedModel, prompts: number[][], opts
   return results;
 }
 
+/** Greedy decoding of one batch with the model's KV cache: the same choices as the uncached loop above. */
+async function greedyCached(model: HookedModel, prompts: number[][], opts: DecodeOptions, eos: number, padId: number): Promise<number[][]> {
+  const gen: number[][] = prompts.map(() => []);
+  if (opts.maxNewTokens <= 0) return gen;
+  let { logProbs, cache } = prefill(model, prompts, opts.hooks, padId);
+  let alive = prompts.map((_, j) => j); // prompt of each cache row
+  try {
+    for (let step = 0; ; step++) {
+      const lp = await readLogProbs(logProbs);
+      const V = lp.length / alive.length;
+      const keep: number[] = [], next: number[] = [], nextAlive: number[] = [];
+      alive.forEach((j, r) => {
+        let best = 0;
+        for (let v = 1; v < V; v++) if (lp[r * V + v] > lp[r * V + best]) best = v;
+        if (best === eos) return;
+        gen[j].push(best);
+        if (prompts[j].length + gen[j].length < model.dims.nCtx) {
+          keep.push(r);
+          next.push(best);
+          nextAlive.push(j);
+        }
+      });
+      if (step + 1 >= opts.maxNewTokens || nextAlive.length === 0) break;
+      ({ logProbs, cache } = stepRows(model, cache, keep, next, opts.hooks));
+      alive = nextAlive;
+    }
+  } finally {
+    cache.dispose();
+  }
+  return gen;
+}
+
 export interface BeamOptions extends DecodeOptions {
   beams?: number;
   /** Scores are sum(log p) / length^lengthPenalty, as in Hugging Face's beam search (default 1). */
@@ -74,6 +149,8 @@ export interface BeamOptions extends DecodeOptions {
 interface Beam {
   ids: number[];
   score: number;
+  /** Row (in the step's log-probs, and the KV cache) of the hypothesis this one extended by its last id. */
+  parent?: number;
 }
 
 /** Beam search per prompt (several prompts' beams share one forward call). Returns the best hypothesis. */
@@ -82,7 +159,10 @@ export async function beamDecode(model: HookedModel, prompts: number[][], opts: 
   const lp = opts.lengthPenalty ?? 1;
   const eos = model.tokenizer.eosId;
   const padId = opts.padId ?? 0;
-  const group = Math.max(1, Math.floor((opts.batchSize ?? 64) / W));
+  const cached = useCache(model, opts);
+  // prompts per forward call: batchSize rows' worth without the cache; with it, batchSize prompts (their W beams
+  // each): a cached step is one position per row, and fewer, larger calls are faster (scripts/bench-decode.ts)
+  const group = cached ? Math.max(1, opts.batchSize ?? 64) : Math.max(1, Math.floor((opts.batchSize ?? 64) / W));
   const norm = (score: number, len: number) => score / Math.pow(Math.max(1, len), lp);
   const results: number[][] = new Array(prompts.length);
 
@@ -91,6 +171,8 @@ export async function beamDecode(model: HookedModel, prompts: number[][], opts: 
     const alive: Beam[][] = idx.map(() => [{ ids: [], score: 0 }]);
     const finished: Beam[][] = idx.map(() => []);
     const active = idx.map(() => true);
+    let cache: DecodeCache | null = null;
+    try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
       const rows: number[][] = [];
       const owner: Array<[number, number]> = [];
@@ -102,13 +184,22 @@ export async function beamDecode(model: HookedModel, prompts: number[][], opts: 
         });
       });
       if (rows.length === 0) break;
-      const logp = await lastLogProbs(model, rows, owner.map(([g]) => prompts[idx[g]].length), opts.hooks, padId);
+      let logp: Float32Array;
+      if (!cached) logp = await lastLogProbs(model, rows, owner.map(([g]) => prompts[idx[g]].length), opts.hooks, padId);
+      else {
+        // the first step runs each prompt once; later ones feed each beam's last id to its parent's cached row
+        const r: DecodeStep = cache === null
+          ? prefill(model, rows, opts.hooks, padId)
+          : stepRows(model, cache, owner.map(([g, bi]) => alive[g][bi].parent!), owner.map(([g, bi]) => alive[g][bi].ids[alive[g][bi].ids.length - 1]), opts.hooks);
+        cache = r.cache;
+        logp = await readLogProbs(r.logProbs);
+      }
       const V = logp.length / rows.length;
       // candidates per prompt: the top 2W continuations of every beam
       const cands: Beam[][] = idx.map(() => []);
       owner.forEach(([g, bi], r) => {
         const b = alive[g][bi];
-        for (const v of topK(logp, r * V, V, 2 * W)) cands[g].push({ ids: [...b.ids, v], score: b.score + logp[r * V + v] });
+        for (const v of topK(logp, r * V, V, 2 * W)) cands[g].push({ ids: [...b.ids, v], score: b.score + logp[r * V + v], parent: r });
       });
       idx.forEach((pi, g) => {
         if (!active[g]) return;
@@ -132,6 +223,9 @@ export async function beamDecode(model: HookedModel, prompts: number[][], opts: 
         if ((finished[g].length >= W && bestAlive <= worst) || next.length === 0 || tooLong) active[g] = false;
       });
       if (!active.some(Boolean)) break;
+    }
+    } finally {
+      (cache as DecodeCache | null)?.dispose();
     }
     idx.forEach((pi, g) => {
       const pool = finished[g].length ? finished[g] : alive[g];

@@ -92,6 +92,23 @@ export interface LinearAdapter {
 /** How a task prompt becomes tokens: plain (bos + encode(prompt)) or inside a chat template with a system prompt. */
 export type PromptFormat = { chat: false } | { chat: true; systemPrompt: string };
 
+/**
+ * Keys and values a model keeps between decoding steps for a batch of rows (a KV cache). Opaque to the decoders:
+ * they only pick rows (beam search reorders beams) and dispose it.
+ */
+export interface DecodeCache {
+  readonly rows: number;
+  /** A new cache holding these rows of this one (repeats allowed), in this order; this one stays valid. */
+  select(rows: number[]): DecodeCache;
+  dispose(): void;
+}
+
+/** One decoding forward: log-probabilities of the next token, (rows, V), and the cache after it. Caller disposes both. */
+export interface DecodeStep {
+  logProbs: tf.Tensor2D;
+  cache: DecodeCache;
+}
+
 export interface TextTokenizer {
   encode(text: string): number[];
   decode(ids: number[]): string;
@@ -125,6 +142,15 @@ export interface HookedModel {
   runWithHooks(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts?: RunOptions): tf.Tensor3D;
   /** Logits and the activations `names` selects (a list, which must exist, or a predicate), after opts.hooks' edits. */
   runWithCache(tokens: tf.Tensor2D, names: HookFilter, opts?: CacheOptions): ActivationCache;
+  /**
+   * KV-cached decoding (optional; the decoders in ./generate.ts fall back to runWithHooks over the whole sequence).
+   * prefill runs right-padded prompts as a decoder's first forward (opts.seqLengths: each row's real length; hook
+   * edits land from opts.editFrom on, as in runWithHooks) and gives the next-token log-probs at each row's last real
+   * position. decodeStep feeds one token per cached row at the row's next position (a hook's edit lands on it: a
+   * generated position is a "last position"). Both go through the same hook dispatcher as forward.
+   */
+  prefill?(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts: RunOptions & { seqLengths: number[] }): DecodeStep;
+  decodeStep?(next: number[], cache: DecodeCache, hooks: Record<string, HookFn>): DecodeStep;
   /** A task prompt as this model's input tokens (bos + encode(prompt), or the chat template of setPromptFormat). */
   encodePrompt(prompt: string): number[];
   /** How task prompts become tokens from now on (e.g. LLaMA on the cipher task: the chat template, as the authors trained it). */

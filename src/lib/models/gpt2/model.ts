@@ -2,8 +2,8 @@
 // Letters: B batch, T time, C channels (dModel), V vocab, L layers, NH heads, HS head size.
 // Every activation passes a named hook point (TransformerLens names, see ../types.ts).
 import * as tf from '@tensorflow/tfjs';
-import type { ActivationCache, CacheOptions, ForwardOptions, HookedModel, HookFilter, HookFn, LinearAdapter, ModelDims, PromptFormat, RunOptions, TextTokenizer } from '../types';
-import { hookPoints, plainPromptTokens, runWithCache, runWithHooks } from '../hooks';
+import type { ActivationCache, CacheOptions, DecodeCache, DecodeStep, ForwardOptions, HookedModel, HookFilter, HookFn, LinearAdapter, ModelDims, PromptFormat, RunOptions, TextTokenizer } from '../types';
+import { gatherLast, hookPoints, plainPromptTokens, runWithCache, runWithHooks } from '../hooks';
 import { validateConfig, type GPT2Config } from './config';
 import { type ModelOps } from './ops';
 import { Rng } from '../../util/rng';
@@ -105,10 +105,48 @@ export class GPT2 implements HookedModel {
     return tf.tidy(() => this.run(tokens, opts));
   }
 
-  private run(tokens: tf.Tensor2D, opts: ForwardOptions): tf.Tensor3D {
+  /** Right-padded prompts -> next-token log-probs at each row's last real position, and the keys/values of every block. */
+  prefill(tokens: tf.Tensor2D, hooks: Record<string, HookFn>, opts: RunOptions & { seqLengths: number[] }): DecodeStep {
+    const [B, T] = tokens.shape;
+    const lens = opts.seqLengths;
+    const kv: KV = { k: [], v: [] };
+    const r = tf.tidy(() => {
+      const logits = this.run(tokens, { ...opts, hooks }, kv); // (B, T, V)
+      const logProbs = tf.logSoftmax(gatherLast(logits, lens)) as tf.Tensor2D;
+      const mask = new Float32Array(B * T);
+      lens.forEach((n, b) => mask.fill(MASKED, b * T + n, (b + 1) * T)); // padding slots are never attended
+      return { logProbs, k: kv.k, v: kv.v, mask: tf.tensor2d(mask, [B, T]) };
+    });
+    return { logProbs: r.logProbs, cache: new GPT2Cache(r.k, r.v, r.mask, [...lens]) };
+  }
+
+  /** One token per cached row at the row's next position (its keys/values appended to the cache); hooks edit it. */
+  decodeStep(next: number[], cache: DecodeCache, hooks: Record<string, HookFn>): DecodeStep {
+    if (!(cache instanceof GPT2Cache)) throw new Error('decodeStep needs a cache made by this GPT-2 (prefill).');
+    if (next.length !== cache.rows) throw new Error(`decodeStep got ${next.length} tokens for a cache of ${cache.rows} rows.`);
+    const pos = cache.positions;
+    const over = pos.findIndex((p) => p >= this.config.nCtx);
+    if (over >= 0) throw new Error(`Row ${over} would write position ${pos[over]}, past the model's context (${this.config.nCtx}).`);
+    const kv: KV = { k: [], v: [], past: cache };
+    const r = tf.tidy(() => {
+      // one position per row, every one a "last position": hook edits land everywhere (no editFrom)
+      const logits = this.run(tf.tensor2d(next, [next.length, 1], 'int32'), { hooks }, kv); // (B, 1, V)
+      const logProbs = tf.logSoftmax(logits.reshape([next.length, -1])) as tf.Tensor2D;
+      const mask = tf.concat([cache.mask, tf.zeros([next.length, 1])], 1) as tf.Tensor2D;
+      return { logProbs, k: kv.k, v: kv.v, mask };
+    });
+    return { logProbs: r.logProbs, cache: new GPT2Cache(r.k, r.v, r.mask, pos.map((p) => p + 1)) };
+  }
+
+  /**
+   * The forward. With kv, the keys and values of every block are pushed to kv.k / kv.v (B, NH, S, HS); with
+   * kv.past, tokens is one position per row at the cache's next positions, attending to the cached ones.
+   */
+  private run(tokens: tf.Tensor2D, opts: ForwardOptions, kv?: KV): tf.Tensor3D {
     const c = this.config;
     const [B, T] = tokens.shape;
     if (T > c.nCtx) throw new Error(`Sequence of ${T} tokens is longer than the model's context (${c.nCtx}).`);
+    const past = kv?.past;
     const C = c.dModel, NH = c.nHead, HS = C / NH;
     const p = this.params;
     const hook = hookPoints(opts, B, T);
@@ -120,7 +158,9 @@ export class GPT2 implements HookedModel {
     };
 
     const tok = hook('hook_embed', this.ops.embedding(p.wte as tf.Tensor2D, tokens)); // (B, T, C)
-    const pos = hook('hook_pos_embed', p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
+    const pos = hook('hook_pos_embed', past
+      ? tf.gather(p.wpe, tf.tensor1d(past.positions, 'int32')).expandDims(1) // (B, 1, C): each row's next position
+      : p.wpe.slice([0, 0], [T, C]).expandDims(0)); // (1, T, C)
     let x = tf.add(tok, pos) as tf.Tensor; // (B, T, C)
     for (let i = 0; i < c.nLayer; i++) {
       const h = `h.${i}`, k = `blocks.${i}`;
@@ -130,7 +170,22 @@ export class GPT2 implements HookedModel {
       const qkv = linear(a, `${h}.attn.c_attn.weight`, `${h}.attn.c_attn.bias`, 3 * C); // (B, T, 3C)
       // one split (its gradient is one concat; three slices would each pad their gradient back to 3C)
       const [qh, kh, vh] = tf.split(qkv, 3, 2).map((t) => t.reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]) as tf.Tensor4D); // (B, NH, T, HS)
-      const z = hook(`${k}.attn.hook_z`, this.ops.causalAttention(qh, kh, vh, 1 / Math.sqrt(HS)).transpose([0, 2, 1, 3])); // (B, T, NH, HS)
+      let att: tf.Tensor; // (B, NH, T, HS)
+      if (past) {
+        // one query per row over the cached keys and its own: plain tf ops (shapes are tiny; padding slots masked)
+        const K = tf.concat([past.k[i], kh], 2), V = tf.concat([past.v[i], vh], 2); // (B, NH, S+1, HS)
+        const mask = tf.concat([past.mask, tf.zeros([B, 1])], 1).reshape([B, 1, 1, -1]);
+        att = tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(qh, K, false, true), 1 / Math.sqrt(HS)), mask)), V); // (B, NH, 1, HS)
+        kv!.k.push(K as tf.Tensor4D);
+        kv!.v.push(V as tf.Tensor4D);
+      } else {
+        att = this.ops.causalAttention(qh, kh, vh, 1 / Math.sqrt(HS));
+        if (kv) {
+          kv.k.push(kh);
+          kv.v.push(vh);
+        }
+      }
+      const z = hook(`${k}.attn.hook_z`, att.transpose([0, 2, 1, 3])); // (B, T, NH, HS)
       const zc = z.reshape([B, T, C]); // (B, T, C)
       const attnOut = hook(`${k}.hook_attn_out`, linear(zc, `${h}.attn.c_proj.weight`, `${h}.attn.c_proj.bias`, C));
       x = hook(`${k}.hook_resid_mid`, tf.add(x, attnOut));
@@ -203,5 +258,61 @@ export class GPT2 implements HookedModel {
 
   dispose(): void {
     for (const v of Object.values(this.params)) v.dispose();
+  }
+}
+
+/** Added to the attention scores of padding slots: softmax gives them 0. */
+const MASKED = -1e9;
+
+interface KV {
+  k: tf.Tensor4D[];
+  v: tf.Tensor4D[];
+  past?: GPT2Cache;
+}
+
+/** True on the CPU backends (wasm, cpu), where a tensor's values are in this thread's memory. */
+const onCpu = () => ['wasm', 'cpu'].includes(tf.getBackend());
+
+/** Rows of a tensor (first axis) by index, on the backend. */
+function pickRowsGather<T extends tf.Tensor>(t: T, rows: number[]): T {
+  return tf.gather(t, tf.tensor1d(rows, 'int32')) as T;
+}
+
+/**
+ * The same as pickRowsGather by row copies in JS: tfjs-wasm gathers (and slices) element by element, 25-30 ms for
+ * one 320-row cache tensor of the tiny model, against well under 1 ms for these copies (beam search picks rows each step).
+ */
+function pickRowsCopy<T extends tf.Tensor>(t: T, rows: number[]): T {
+  const src = t.dataSync() as Float32Array;
+  const n = t.shape[0] === 0 ? 0 : src.length / t.shape[0];
+  const dst = new Float32Array(rows.length * n);
+  rows.forEach((r, i) => dst.set(src.subarray(r * n, (r + 1) * n), i * n));
+  return tf.tensor(dst, [rows.length, ...t.shape.slice(1)], 'float32') as T;
+}
+
+/** GPT-2's KV cache: per block keys and values (B, NH, S, HS), a (B, S) additive mask, each row's next position. */
+class GPT2Cache implements DecodeCache {
+  constructor(
+    readonly k: tf.Tensor4D[],
+    readonly v: tf.Tensor4D[],
+    readonly mask: tf.Tensor2D,
+    /** Absolute position of each row's next token. */
+    readonly positions: number[],
+  ) {}
+
+  get rows(): number {
+    return this.positions.length;
+  }
+
+  select(rows: number[]): GPT2Cache {
+    const bad = rows.find((i) => !(Number.isInteger(i) && i >= 0 && i < this.rows));
+    if (bad !== undefined) throw new Error(`Cache row ${bad} does not exist (the cache has ${this.rows} rows).`);
+    const pick = onCpu() ? pickRowsCopy : pickRowsGather;
+    const r = tf.tidy(() => ({ k: this.k.map((t) => pick(t, rows)), v: this.v.map((t) => pick(t, rows)), mask: pick(this.mask, rows) }));
+    return new GPT2Cache(r.k, r.v, r.mask, rows.map((i) => this.positions[i]));
+  }
+
+  dispose(): void {
+    tf.dispose([...this.k, ...this.v, this.mask]);
   }
 }
