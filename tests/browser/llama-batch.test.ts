@@ -1,6 +1,6 @@
 // Every LLaMA forward path with a batch of 2 or more rows on WebGPU (SwiftShader), against wasm on the same file:
-// a LoRA step's loss and adapter gradients, recording (last-token activations), multi-row greedy decoding, and
-// the raw (B, T, V) logits. A batch once failed on WebGPU (RoPE used a rank-5 reverse that tfjs-webgpu drops a
+// a LoRA step's loss and adapter gradients, recording (last-token activations), multi-row greedy decoding, the
+// raw (B, T, V) logits, and a hook edit landing from a per-row position on (the hook dispatcher's masked tf.where). A batch once failed on WebGPU (RoPE used a rank-5 reverse that tfjs-webgpu drops a
 // dimension of), so each path here runs with B >= 2 and right-padded rows of different lengths.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -12,6 +12,9 @@ afterAll(async () => { await browser?.close(); });
 
 interface PathResult {
   logits: number[];
+  steered: number[];
+  T: number;
+  lens: number[];
   loss: number;
   grads: Record<string, number[]>;
   acts: Record<string, number[]>;
@@ -25,6 +28,7 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
     await loadModules(page, {
       q: '/src/lib/kernels/qmatmul/index.ts', reader: '/src/lib/gguf/reader.ts', model: '/src/lib/models/llama/model.ts',
       lora: '/src/lib/models/llama/lora.ts', gen: '/src/lib/models/generate.ts', pipe: '/src/lib/neurons/pipeline.ts',
+      hooks: '/src/lib/models/hooks.ts',
     });
     const r = await page.evaluate(async () => {
       const w = window as any;
@@ -46,6 +50,13 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
         const l = m.forward(tf.tensor2d(flat, [prompts.length, T], 'int32'));
         const logits = Array.from((await l.data()) as Float32Array);
         l.dispose();
+        // a steering-like edit on block 0's output from each row's second-to-last token on (padding untouched)
+        const bb = w.hooks.padRight(prompts, 0);
+        const delta = Array.from({ length: m.dims.dModel }, (_, i) => (i % 5 === 0 ? 0.7 : 0));
+        const sl = tf.tidy(() => m.runWithHooks(w.hooks.batchTensor(bb), { 'blocks.0.hook_resid_post': (x: any) => tf.add(x, tf.tensor1d(delta)) },
+          { editFrom: bb.seqLengths.map((n: number) => n - 2), seqLengths: bb.seqLengths }));
+        const steered = Array.from((await sl.data()) as Float32Array);
+        sl.dispose();
         // LoRA step: adapters with a nonzero B (so both A and B get gradients), dropout off for determinism
         const a = LoraAdapters.create(m, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] }, 7);
         for (const [k, v] of Object.entries(a.vars) as Array<[string, any]>) {
@@ -70,7 +81,7 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
         // KV-cached decoding of one row (B = 1 path, for completeness)
         const generated = await generate(m, prompts[2], { maxTokens: 3, greedy: true, stopIds: [] });
         m.dispose();
-        return { logits, loss, grads: g, acts, decoded, generated };
+        return { logits, steered, T, lens: bb.seqLengths, loss, grads: g, acts, decoded, generated };
       };
       // All webgpu runs first, then wasm: switching back to webgpu after wasm lost the GPU instance here.
       await useBackend('webgpu');
@@ -93,6 +104,19 @@ describe('LLaMA with batch >= 2 on webgpu == wasm', () => {
       expect(err, what).toBeLessThan(1e-4 * scale + 1e-5);
     };
     close(gpu.logits, wasm.logits, 'batched logits');
+    close(gpu.steered, wasm.steered, 'logits with an edit from a per-row position');
+    // on each backend the edit lands from position seqLength - 2 of each row on: earlier positions keep their logits
+    for (const res of [gpu, wasm]) {
+      const V = res.logits.length / (3 * res.T);
+      res.lens.forEach((n, b) => {
+        for (let t = 0; t < n; t++) {
+          let d = 0;
+          for (let v = 0; v < V; v++) d = Math.max(d, Math.abs(res.steered[(b * res.T + t) * V + v] - res.logits[(b * res.T + t) * V + v]));
+          if (t < n - 2) expect(d, `row ${b} position ${t} before the edit`).toBeLessThan(1e-6);
+          else expect(d, `row ${b} position ${t} edited`).toBeGreaterThan(1e-3);
+        }
+      });
+    }
     expect(Math.abs(gpu.loss - wasm.loss)).toBeLessThan(1e-4 * Math.abs(wasm.loss));
     expect(Object.keys(gpu.grads).sort()).toEqual(Object.keys(wasm.grads).sort());
     for (const k of Object.keys(wasm.grads)) close(gpu.grads[k], wasm.grads[k], `gradient ${k}`);
