@@ -24,7 +24,7 @@ describe('recording manifest', () => {
     svc.useModel(model, 'cipher', 'LLaMA tiny', model.tokenizer.eosId);
     const [a, b] = getTask('cipher').evalSet(1, 2);
     const kept: KeptPair[] = [{ pair: { id: 'p', a, b }, mem: a, gen: b }];
-    (svc as unknown as { s: { kept: KeptPair[] } }).s.kept = kept;
+    svc.host.need().kept = kept;
     const r = await svc.record({ batch: 2 });
     expect(r.rows).toBe(2);
     const store = await ActivationStore.open(r.storeId);

@@ -60,7 +60,7 @@ export const reportSchema = z.object({
   training: z
     .object({
       config: z.record(z.string(), z.unknown()),
-      /** Loss by step (thinned to at most ~2000 points). */
+      /** Loss by step (thinned to at most ~LOSS_POINTS = 2000 points, report/build.ts). */
       loss: z.array(z.object({ step, loss: z.number().nonnegative() })),
       evals: z.array(evalCounts),
       chosen: evalCounts.nullable(),
