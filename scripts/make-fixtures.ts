@@ -7,7 +7,7 @@ import { quantize } from '../src/lib/gguf/quant';
 import type { QuantType } from '../src/lib/gguf/types';
 import { byteToUnicode } from '../src/lib/models/llama/tokenizer';
 import { llama3RopeFactors } from '../src/lib/models/llama/config';
-import { mulberry32 } from '../src/lib/util/rng';
+import { mulberry32, normalSampler } from '../src/lib/util/rng';
 
 /** 256 byte tokens, a few merges, then the Llama-3 special tokens. */
 export function tinyVocab(): { tokens: string[]; types: number[]; merges: string[]; bos: number; eos: number } {
@@ -40,7 +40,7 @@ export interface BuildOptions {
 
 export function build(spec: FixtureSpec, seed: number, opts: BuildOptions = {}): Uint8Array {
   const rand = mulberry32(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  const normal = normalSampler(rand);
   const v = tinyVocab();
   const V = v.tokens.length, { C, FF, NH, NKV, L } = spec, HS = C / NH;
   const ropeBase = 500000;

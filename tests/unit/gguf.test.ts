@@ -6,7 +6,7 @@ import { writeGGUF } from '../../src/lib/gguf/writer';
 import { dequantize, quantize, floatToHalf, halfToFloat } from '../../src/lib/gguf/quant';
 import { LlamaTokenizer, LLAMA3_PRETOKENIZE } from '../../src/lib/models/llama/tokenizer';
 import { configFromGGUF } from '../../src/lib/models/llama/config';
-import { mulberry32 } from '../../src/lib/util/rng';
+import { mulberry32, normalSampler } from '../../src/lib/util/rng';
 import { qMatMulRef } from '../../src/lib/kernels/qmatmul';
 
 const fixture = (f: string) => new Uint8Array(readFileSync(`tests/fixtures/${f}`));
@@ -168,7 +168,7 @@ describe('block formats', () => {
 
   it('quantize -> dequantize stays within each format’s error bound', () => {
     const rand = mulberry32(3);
-    const x = Float32Array.from({ length: 4096 }, () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+    const x = Float32Array.from({ length: 4096 }, normalSampler(rand));
     const rel = (t: 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K') => {
       const y = dequantize(t, quantize(t, x), x.length);
       let e = 0, s = 0;

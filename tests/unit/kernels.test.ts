@@ -10,6 +10,7 @@ import { layernormForward } from '../../src/lib/kernels/layernorm/reference';
 import { crossEntropyForward } from '../../src/lib/kernels/crossentropy/reference';
 import { embeddingForward } from '../../src/lib/kernels/embedding/reference';
 import { attentionForward } from '../../src/lib/kernels/attention/reference';
+import { mulberry32 } from '../../src/lib/util/rng';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -21,16 +22,8 @@ beforeAll(async () => {
 
 /** Deterministic uniform numbers in [lo, hi) (mulberry32). */
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const u = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * u());
 }
 const randInts = (n: number, seed: number, max: number) => Int32Array.from(rand(n, seed, 0, max), (v) => Math.floor(v));
 

@@ -3,8 +3,8 @@
 // out-of-memory keeps the effective batch.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { GPT2, initWeights, getOps, presetConfig } from '../../src/lib/models/gpt2';
-import { checkTrainFits, largestBatchThatFits, outOfMemoryAdvice, paramCount, trainFootprint, TooLargeForDeviceError } from '../../src/lib/train/memory';
+import { GPT2, initWeights, getOps, presetConfig, countParams } from '../../src/lib/models/gpt2';
+import { checkTrainFits, largestBatchThatFits, outOfMemoryAdvice, trainFootprint, TooLargeForDeviceError } from '../../src/lib/train/memory';
 import { getTask } from '../../src/lib/tasks';
 
 beforeAll(async () => {
@@ -17,7 +17,8 @@ describe('training footprint', () => {
     for (const c of [presetConfig('tiny', tok.size, 30), { ...presetConfig('tiny', tok.size, 30), nLayer: 3, dModel: 32, nHead: 4 }]) {
       const m = new GPT2(c, initWeights(c, 1), tok, getOps('fused'));
       const n = Object.values(m.params).reduce((a, p) => a + p.size, 0);
-      expect(paramCount(c)).toBe(n);
+      expect(countParams(c)).toBe(n);
+      expect(trainFootprint(c, 1).params).toBe(n);
       m.dispose();
     }
   });

@@ -1,11 +1,11 @@
 // A report built for tests: valid per the schema, realistic sizes (3 hooks x 64 neurons, 120 loss points,
 // 2 x 4 steering cells), and self-consistent (the top set, its layer distribution and q follow from r).
-import { mulberry32 } from '../../src/lib/util/rng';
+import { mulberry32, normalSampler } from '../../src/lib/util/rng';
 import type { Report } from '../../src/lib/report/schema';
 
 export function makeReport(seed = 7): Report {
   const rand = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const gauss = normalSampler(rand);
   const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
   const hooks = [
     { name: 'hook_embed', layer: 0, dim: 64 },

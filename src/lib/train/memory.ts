@@ -2,7 +2,7 @@
 // how much memory a GPU has, but it does cap each buffer (maxStorageBufferBindingSize, maxBufferSize): a step
 // whose largest tensor is over that cap cannot run at all, so it is refused before anything is allocated, with
 // the largest batch that fits. Running out of the GPU's total memory is caught at run time (see training.ts).
-import type { GPT2Config } from '../models/gpt2/config';
+import { countParams, type GPT2Config } from '../models/gpt2/config';
 
 export interface TrainFootprint {
   params: number;
@@ -15,15 +15,9 @@ export interface TrainFootprint {
   largest: { name: string; bytes: number };
 }
 
-export function paramCount(c: GPT2Config): number {
-  const C = c.dModel;
-  const block = 2 * 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C);
-  return c.vocabSize * C + c.nCtx * C + c.nLayer * block + 2 * C;
-}
-
 export function trainFootprint(c: GPT2Config, batch: number, T = c.nCtx): TrainFootprint {
   const C = c.dModel, V = c.vocabSize, H = c.nHead, L = c.nLayer;
-  const params = paramCount(c);
+  const params = countParams(c);
   const f = 4;
   const bt = batch * T;
   const tensors: Array<[string, number]> = [

@@ -1,6 +1,7 @@
-// Seeded pseudo-random numbers for the task generators: the same seed gives the same data on any
-// machine and any JS engine (only 32-bit integer arithmetic, no Math.random).
-// Generator: sfc32 (Chris Doty-Humphrey's Small Fast Counter, 128-bit state), seeded through splitmix32.
+// The lab's one seeded random module: the same seed gives the same data on any machine and any JS engine (only
+// 32-bit integer arithmetic, no Math.random). Rng (sfc32, Chris Doty-Humphrey's Small Fast Counter, 128-bit
+// state, seeded through splitmix32) for the task generators and weight init; mulberry32 for the older streams
+// (fixtures, probe splits, test inputs); normalSampler, the one normal sampler (Box-Muller) over either.
 
 /** Largest seed the lab accepts (seeds are unsigned 32-bit integers). */
 export const MAX_SEED = 0xffffffff;
@@ -126,5 +127,16 @@ export function mulberry32(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Standard normal values from a uniform source in [0, 1): Box-Muller (the cosine half), two uniforms per value, the
+ * first kept above 1e-12 so the log stays finite. Used by GPT-2's weight init, the GGUF fixtures and the tests.
+ */
+export function normalSampler(uniform: () => number): () => number {
+  return () => {
+    const u = Math.max(uniform(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
   };
 }

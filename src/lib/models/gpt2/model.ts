@@ -6,7 +6,7 @@ import type { ActivationCache, CacheOptions, DecodeCache, DecodeStep, ForwardOpt
 import { gatherLast, hookPoints, plainPromptTokens, runWithCache, runWithHooks } from '../hooks';
 import { validateConfig, type GPT2Config } from './config';
 import { type ModelOps } from './ops';
-import { Rng } from '../../util/rng';
+import { normalSampler, Rng } from '../../util/rng';
 import { linear as linearOp, linearT } from '../../kernels/matmul';
 
 /** Weight names follow GPT-2 checkpoint keys, so loading a checkpoint is a key copy. */
@@ -41,11 +41,7 @@ export function isDecayed(name: string): boolean {
 /** GPT-2 initialization (N(0, 0.02); residual projections scaled by 1/sqrt(2L)), from a seed, in JS. */
 export function initWeights(c: GPT2Config, seed: number): Record<string, Float32Array> {
   const rng = new Rng(seed);
-  const rand = () => rng.next();
-  const normal = () => {
-    const u = Math.max(rand(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-  };
+  const normal = normalSampler(() => rng.next());
   const out: Record<string, Float32Array> = {};
   for (const [name, shape] of Object.entries(weightShapes(c))) {
     const n = shape.reduce((a, b) => a * b, 1);
