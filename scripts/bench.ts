@@ -1,7 +1,7 @@
 // npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 3
 //                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)
 //                  --rounds 3 (rounds for training and for LLaMA decode, contenders alternated in each)
-//                  --contenders fused,stock,torch1,torch2 (training; add `before`: fused ops on tfjs' transposed matmuls)
+//                  --contenders fused,stock,torch1,torch2,jaxjs (training; add `before`: fused ops on tfjs' transposed matmuls)
 //                  --llama-threads 1 (wllama's, e.g. 1,2)
 //                  --lab-threads N (tfjs-wasm's pool for the LLaMA runs; default the first --llama-threads)]
 // Headless Chromium (the system one). Training, per preset and backend: the lab with its fused kernels, the same
@@ -22,7 +22,7 @@ const presets = (args.presets ?? 'tiny,classroom').split(',');
 const backends = (args.backends ?? 'wasm,webgpu').split(',');
 const steps = Number(args.steps ?? 3);
 const rounds = Number(args.rounds ?? 3);
-const allContenders = (args.contenders ?? 'fused,stock,torch1,torch2').split(',');
+const allContenders = (args.contenders ?? 'fused,stock,torch1,torch2,jaxjs').split(',');
 const task = args.task ?? 'cipher';
 const only = new Set((args.only ?? 'train,record,llama').split(','));
 const llamaRounds = rounds;
@@ -68,7 +68,7 @@ const median = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return
 /** Every contender on one preset, alternated round by round. */
 async function trainRounds(backend: string, preset: string, adapterGflops: number): Promise<unknown[]> {
   // PyTorch measures this CPU whatever the lab's backend: it runs beside the wasm rounds only
-  const contenders = backend === 'wasm' ? allContenders : allContenders.filter((c) => !c.startsWith('torch'));
+  const contenders = backend === 'wasm' ? allContenders : allContenders.filter((c) => !c.startsWith('torch') && c !== 'jaxjs');
   const labOps = contenders.filter((c) => ['fused', 'stock', 'before'].includes(c));
   // build each lab run once (warm-up step included); shapes of the batches the timed steps will see
   console.error(`[bench] ${preset} ${backend}: building ${labOps.join(', ')}`);
@@ -97,6 +97,20 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
     const c = any.model.config;
     return { batch: cfg.batchSize, meanT: T / n, realTokensPerStep: tokens / n, layers: c.nLayer, width: c.dModel, heads: c.nHead, vocab: c.vocabSize, nCtx: c.nCtx };
   }, { preset, labOps, task, n: steps * rounds + 1 });
+  // jax-js (bench/jaxjs_gpt2.ts): the same model and step, jit-compiled, on its own wasm device in this page
+  if (contenders.includes('jaxjs')) {
+    const err = await d.page.evaluate(async ({ shape }) => {
+      const w = window as unknown as { labImport: (p: string) => Promise<any>; jaxRun?: any };
+      try {
+        w.jaxRun?.dispose();
+        const { makeJaxStep } = await w.labImport('/bench/jaxjs_gpt2.ts');
+        w.jaxRun = await makeJaxStep(shape);
+        await w.jaxRun.run(1); // compile + warm-up
+        return null;
+      } catch (e) { return (e as Error).message; }
+    }, { shape: { layers: setup.layers, width: setup.width, heads: setup.heads, vocab: setup.vocab, ctx: Math.round(setup.meanT), batch: setup.batch } });
+    if (err) console.error(`[bench] jax-js not run: ${err}`);
+  }
   const perRound: Record<string, Array<{ tokensPerSec: number; msPerStep: number; loadBefore: number[] | null; loadAfter: number[] | null }>> = {};
   const torchReq = { layers: setup.layers, width: setup.width, heads: setup.heads, vocab: setup.vocab, ctx: Math.round(setup.meanT), batch: setup.batch, steps, tokensPerStep: setup.realTokensPerStep };
   const notes: Record<string, string> = {};
@@ -104,7 +118,18 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
     for (const c of contenders) {
       const loadBefore = loadavg();
       let row: { tokensPerSec: number; msPerStep: number } | null = null;
-      if (c.startsWith('torch')) {
+      if (c === 'jaxjs') {
+        const r = await d.page.evaluate(async ({ steps }) => {
+          const w = window as unknown as { jaxRun?: { run(n: number): Promise<number> } };
+          if (!w.jaxRun) return null;
+          const t0 = performance.now();
+          await w.jaxRun.run(steps);
+          return (performance.now() - t0) / steps;
+        }, { steps });
+        if (r === null) { notes[c] = 'jax-js could not build the step (see the bench log)'; continue; }
+        row = { tokensPerSec: (setup.realTokensPerStep * 1000) / r, msPerStep: r };
+        notes[c] = `jax-js 0.1.25, wasm device, jit'ed step (bench/jaxjs_gpt2.ts), batch ${setup.batch} x ${Math.round(setup.meanT)}, ${setup.realTokensPerStep.toFixed(1)} real tokens per step`;
+      } else if (c.startsWith('torch')) {
         const t = torchServer(Number(c.slice(5)) || 1);
         if (typeof t === 'string') { notes[c] = t; continue; }
         const out = await t.run(torchReq);
@@ -156,11 +181,11 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
     const tps = rs.map((x) => x.tokensPerSec);
     const best = Math.max(...tps), med = median(tps);
     return {
-      kind: 'train', task, preset, backend, contender: c, ops: c.startsWith('torch') ? null : c,
+      kind: 'train', task, preset, backend, contender: c, ops: c.startsWith('torch') || c === 'jaxjs' ? null : c,
       tokensPerSec: med, tokensPerSecBest: best, tokensPerSecMedian: med, msPerStepMin: Math.min(...rs.map((x) => x.msPerStep)), msPerStepMedian: median(rs.map((x) => x.msPerStep)),
-      gflops: (3 * flopsPerToken(cfg, Math.round(setup.meanT)) * med) / 1e9, adapterBestMatmulGflops: c.startsWith('torch') ? null : adapterGflops,
+      gflops: (3 * flopsPerToken(cfg, Math.round(setup.meanT)) * med) / 1e9, adapterBestMatmulGflops: c.startsWith('torch') || c === 'jaxjs' ? null : adapterGflops,
       kernelsPerStep: kernels[c]?.kernels ?? null, kernelsByName: kernels[c]?.byName ?? null,
-      wasmThreads: backend === 'wasm' && !c.startsWith('torch') ? threads : null, note: notes[c] ?? null,
+      wasmThreads: backend === 'wasm' && !c.startsWith('torch') && c !== 'jaxjs' ? threads : null, note: notes[c] ?? null,
       batch: setup.batch, meanT: setup.meanT, realTokensPerStep: setup.realTokensPerStep, steps, rounds: rs,
     };
   });
@@ -170,7 +195,7 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
   const summary = {
     kind: 'train-ratios', task, preset, backend,
     fusedOverStock: ratio('fused', 'stock'), fusedOverBefore: ratio('fused', 'before'),
-    fusedOverTorch1: ratio('fused', 'torch1'), fusedOverTorch2: ratio('fused', 'torch2'),
+    fusedOverTorch1: ratio('fused', 'torch1'), fusedOverTorch2: ratio('fused', 'torch2'), fusedOverJaxjs: ratio('fused', 'jaxjs'),
   };
   for (const row of [...rows, ...missing, summary]) console.log(JSON.stringify({ ...row, rounds: undefined, kernelsByName: undefined }));
   return [...rows, ...missing, summary];
