@@ -72,7 +72,7 @@ function registerHostKernel(kernelName: string, k: HostKernel, wasmFirst?: LabKe
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const first = wasmFirst?.(inputs as Record<string, tf.TensorInfo>, backend, attrs ?? {});
-      if (first) return first;
+      if (first) return Array.isArray(first) ? unwrap(first) : first;
       const be = backend as unknown as WasmBackendLike;
       const shapes = hostInputs(inputs, () => []); // shapes only: nothing read from the heap yet
       const specs = k.outputs(shapes, attrs ?? {});
@@ -119,10 +119,10 @@ export interface LabKernel {
   host?: HostKernel;
   webgpu?: WebGPURun;
   /**
-   * A wasm body tried before the host twin (the quantized matmul's SIMD path); it returns null to leave the call
-   * to the host twin.
+   * A wasm body tried before the host twin (the SIMD paths: qmatmul/wasm-simd, wasm-simd/); it returns null to
+   * leave the call to the host twin.
    */
-  wasm?: (inputs: Record<string, tf.TensorInfo>, backend: unknown, attrs: tf.NamedAttrMap) => tf.TensorInfo | null;
+  wasm?: (inputs: Record<string, tf.TensorInfo>, backend: unknown, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[] | null;
 }
 
 /**

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineLabOp, expectDtype, expectRank } from '../common';
 import { attentionHost } from './cpu';
+import { attentionWasm } from './wasm';
 import { attentionWebGPU } from './webgpu';
 
 export const ATTENTION = 'LabCausalAttention';
@@ -10,8 +11,8 @@ export const ATTENTION_GRAD = 'LabCausalAttentionGrad';
 
 export const registerAttention = defineLabOp({
   kernels: {
-    [ATTENTION]: { host: attentionHost.forward, webgpu: attentionWebGPU.forward },
-    [ATTENTION_GRAD]: { host: attentionHost.backward, webgpu: attentionWebGPU.backward },
+    [ATTENTION]: { host: attentionHost.forward, webgpu: attentionWebGPU.forward, wasm: attentionWasm.forward },
+    [ATTENTION_GRAD]: { host: attentionHost.backward, webgpu: attentionWebGPU.backward, wasm: attentionWasm.backward },
   },
   gradient: {
     kernelName: ATTENTION,

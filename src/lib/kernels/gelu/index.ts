@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineLabOp, expectDtype } from '../common';
 import { geluHost } from './cpu';
+import { geluWasm } from './wasm';
 import { geluWebGPU } from './webgpu';
 
 export const GELU = 'LabGelu';
@@ -10,8 +11,8 @@ export const GELU_GRAD = 'LabGeluGrad';
 
 export const registerGelu = defineLabOp({
   kernels: {
-    [GELU]: { host: geluHost.forward, webgpu: geluWebGPU.forward },
-    [GELU_GRAD]: { host: geluHost.backward, webgpu: geluWebGPU.backward },
+    [GELU]: { host: geluHost.forward, webgpu: geluWebGPU.forward, wasm: geluWasm.forward },
+    [GELU_GRAD]: { host: geluHost.backward, webgpu: geluWebGPU.backward, wasm: geluWasm.backward },
   },
   gradient: {
     kernelName: GELU,

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineLabOp, expectDtype } from '../common';
 import { layerNormHost } from './cpu';
+import { layerNormWasm } from './wasm';
 import { layerNormWebGPU } from './webgpu';
 
 export const LAYER_NORM = 'LabLayerNorm';
@@ -10,8 +11,8 @@ export const LAYER_NORM_GRAD = 'LabLayerNormGrad';
 
 export const registerLayerNorm = defineLabOp({
   kernels: {
-    [LAYER_NORM]: { host: layerNormHost.forward, webgpu: layerNormWebGPU.forward },
-    [LAYER_NORM_GRAD]: { host: layerNormHost.backward, webgpu: layerNormWebGPU.backward },
+    [LAYER_NORM]: { host: layerNormHost.forward, webgpu: layerNormWebGPU.forward, wasm: layerNormWasm.forward },
+    [LAYER_NORM_GRAD]: { host: layerNormHost.backward, webgpu: layerNormWebGPU.backward, wasm: layerNormWasm.backward },
   },
   gradient: {
     kernelName: LAYER_NORM,
