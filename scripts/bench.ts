@@ -1,5 +1,6 @@
 // npm run bench [-- --out bench-output/bench.json --presets tiny,classroom --backends wasm,webgpu --steps 3
 //                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)
+//                  --only llama-full: scripts/bench-llama-full.ts instead (a file of Llama-3.2-1B's full shape)
 //                  --rounds 3 (rounds for training and for LLaMA decode, contenders alternated in each)
 //                  --contenders fused,stock,torch1,torch2,jaxjs (training; add `before`: fused ops on tfjs' transposed matmuls)
 //                  --llama-threads 1 (wllama's, e.g. 1,2)
@@ -17,6 +18,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs, startDriver } from './lab-driver';
 
 const args = parseArgs(process.argv.slice(2));
+// The full-size Llama-3.2-1B-shaped bench is its own script (heavy: run it alone): --only llama-full
+if (args.only === 'llama-full') { await import('./bench-llama-full'); process.exit(0); }
 const out = args.out ?? 'bench-output/bench.json';
 const presets = (args.presets ?? 'tiny,classroom').split(',');
 const backends = (args.backends ?? 'wasm,webgpu').split(',');

@@ -5,13 +5,9 @@
 // cannot grow, a tensor lands on address 0 and the page hangs.
 import * as tf from '@tensorflow/tfjs';
 
-export const mb = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GB` : `${(b / 2 ** 20).toFixed(0)} MB`);
+import { mb } from '../models/llama/memory-plan';
 
-/**
- * The bytes tfjs-wasm can hold: its heap may grow to 4 GiB - 64 KiB, but the browser refused to grow it past
- * ~3.68 GB in issue 18's probes; 3.5 GiB leaves room for the heap's own bookkeeping and the lab's scratch.
- */
-export const WASM_HEAP_USABLE = 3.5 * 2 ** 30;
+export { WASM_HEAP_USABLE } from '../models/llama/memory-plan';
 
 export class WasmOutOfMemoryError extends Error {
   constructor(readonly bytes: number, readonly heapBytes: number) {

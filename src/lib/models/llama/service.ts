@@ -75,6 +75,9 @@ export interface LlamaPlan {
   dModel: number;
   nHead: number;
   nHeadKv: number;
+  /** Head size and MLP width (the memory plan needs them). */
+  headDim?: number;
+  dMlp?: number;
   vocabSize: number;
   nCtx: number;
   quantTypes: Record<string, number>;
@@ -129,9 +132,9 @@ export function planFromHeader(h: GGUFHeader, name: string): LlamaPlan {
     if (bytes > largest.bytes) largest = { name: t.name, bytes };
   }
   return {
-    name, arch: 'llama', nLayer: c.nLayer, dModel: c.dModel, nHead: c.nHead, nHeadKv: c.nHeadKv, vocabSize: c.vocabSize,
+    name, arch: 'llama', nLayer: c.nLayer, dModel: c.dModel, nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, dMlp: c.dMlp, vocabSize: c.vocabSize,
     nCtx: c.nCtx, quantTypes, fileBytes: h.fileSize, weightBytes, largestBuffer: largest,
-    randomWeights: /^memgen-tiny-llama/.test(metaString(h, 'general.name', '')),
+    randomWeights: /^memgen-(tiny|random)-llama/.test(metaString(h, 'general.name', '')), // fixtures and the full-size bench file
   };
 }
 
