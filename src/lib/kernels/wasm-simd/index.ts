@@ -8,6 +8,7 @@
 // are memory-bound or small next to the matmuls, and a second wasm module cannot join tfjs-wasm's pool.
 import * as tf from '@tensorflow/tfjs';
 import { OPS_WASM, OPS_WASM_SHARED } from './ops-wasm';
+import { compileBase64, MemoryBoundModule } from '../wasm-module';
 
 export interface SimdOps {
   gelu(x: number, y: number, n: number): void;
@@ -36,39 +37,16 @@ export function setSimdOps(on: boolean): void {
   tf.env().set(SIMD_OPS_FLAG, on);
 }
 
-const compiled = new Map<boolean, WebAssembly.Module>();
-const instances = new WeakMap<WebAssembly.Memory, SimdOps>();
-let unavailable: string | null = null;
+const kernels = new MemoryBoundModule<SimdOps>((shared) => compileBase64(shared ? OPS_WASM_SHARED : OPS_WASM));
 
-function decode(b64: string): Uint8Array {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** The kernels bound to `memory` (instantiated once per memory), or null where wasm SIMD is missing. */
+/** The kernels bound to `memory` (instantiated once per memory), or null where wasm SIMD is missing (callers use the JS twins). */
 export function simdOpsFor(memory: WebAssembly.Memory): SimdOps | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  if (unavailable) return null;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  try {
-    let mod = compiled.get(shared);
-    // ~6 KB, so a synchronous compile is allowed even on a page's main thread
-    if (!mod) compiled.set(shared, (mod = new WebAssembly.Module(decode(shared ? OPS_WASM_SHARED : OPS_WASM) as BufferSource)));
-    const k = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as SimdOps;
-    instances.set(memory, k);
-    return k;
-  } catch (e) {
-    unavailable = (e as Error).message; // no wasm SIMD here: callers use the JS twins
-    return null;
-  }
+  return kernels.exportsFor(memory);
 }
 
 /** Why the kernels could not load here (null when they did or were not tried). */
 export function simdOpsUnavailable(): string | null {
-  return unavailable;
+  return kernels.unavailable;
 }
 
 /**

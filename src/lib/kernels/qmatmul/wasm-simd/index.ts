@@ -7,6 +7,7 @@
 //                 so the weights are read where tfjs keeps them; standalone, for tests or any caller holding
 //                 plain arrays, a memory of its own that the inputs are copied into), the thread pool, and the
 //                 kernel body run in tfjs-wasm's heap.
+import { compileBase64, decodeBase64, MemoryBoundModule } from '../../wasm-module';
 import { QDOT_WASM, QDOT_WASM_RELAXED, QDOT_WASM_RELAXED_SHARED, QDOT_WASM_SHARED } from './qdot-wasm';
 import { FORMAT_CODE, qMatMulInt8Ref } from './int8';
 import { bytesOf, rowBytes, type QAttrs, type QFormat } from '../reference';
@@ -18,32 +19,11 @@ export interface QDotExports {
   qmatmul(fmt: number, x: number, M: number, K: number, w: number, N: number, y: number, scratch: number): void;
 }
 
-const compiled = new Map<string, WebAssembly.Module>();
-const instances = new WeakMap<WebAssembly.Memory, QDotExports>();
-let unavailable: string | null = null;
+const kernel = new MemoryBoundModule<QDotExports>(compiledFor);
 
-function decode(b64: string): Uint8Array {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** The kernel bound to `memory` (instantiated once per memory), or null where wasm SIMD is missing. */
+/** The kernel bound to `memory` (instantiated once per memory), or null where wasm SIMD is missing (callers use the JS twin). */
 export function qdotFor(memory: WebAssembly.Memory): QDotExports | null {
-  const have = instances.get(memory);
-  if (have) return have;
-  if (unavailable) return null;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  try {
-    const inst = new WebAssembly.Instance(compiledFor(shared), { env: { memory } });
-    const k = inst.exports as unknown as QDotExports;
-    instances.set(memory, k);
-    return k;
-  } catch (e) {
-    unavailable = (e as Error).message; // no wasm SIMD here: callers use the JS twin (same results)
-    return null;
-  }
+  return kernel.exportsFor(memory);
 }
 
 let relaxedOk: boolean | null = null;
@@ -51,7 +31,7 @@ let relaxedOff = false;
 
 /** Whether the relaxed-SIMD build is used (the engine validates it, and it was not turned off). */
 export function relaxed(): boolean {
-  relaxedOk ??= WebAssembly.validate(decode(QDOT_WASM_RELAXED) as BufferSource);
+  relaxedOk ??= WebAssembly.validate(decodeBase64(QDOT_WASM_RELAXED) as BufferSource);
   return relaxedOk && !relaxedOff;
 }
 
@@ -62,7 +42,7 @@ export function setRelaxedSimd(on: boolean): void {
 
 /** Why the SIMD kernel could not load here (null when it did or was not tried). */
 export function qdotUnavailable(): string | null {
-  return unavailable;
+  return kernel.unavailable;
 }
 
 /**
@@ -142,11 +122,7 @@ export class QDotPool {
 }
 
 function compiledFor(shared: boolean): WebAssembly.Module {
-  const b64 = relaxed() ? (shared ? QDOT_WASM_RELAXED_SHARED : QDOT_WASM_RELAXED) : shared ? QDOT_WASM_SHARED : QDOT_WASM;
-  let mod = compiled.get(b64);
-  // a few KB, so a synchronous compile is allowed even on a page's main thread
-  if (!mod) compiled.set(b64, (mod = new WebAssembly.Module(decode(b64) as BufferSource)));
-  return mod;
+  return compileBase64(relaxed() ? (shared ? QDOT_WASM_RELAXED_SHARED : QDOT_WASM_RELAXED) : shared ? QDOT_WASM_SHARED : QDOT_WASM);
 }
 
 // ---------- LabQMatMul in tfjs-wasm's heap ----------
