@@ -1,4 +1,4 @@
-// GPT-2's lab ops on the wasm backend through their wasm SIMD kernels (src/lib/kernels/wasm-simd) against the
+// GPT-2's lab ops (GELU, LayerNorm, attention, cross-entropy, the embedding's gradient) on the wasm backend through their wasm SIMD kernels (src/lib/kernels/wasm-simd) against the
 // JS twins, in headless Chromium (in tfjs-wasm's heap, threaded build): a whole training step's loss and every
 // weight gradient of a small GPT-2, SIMD on and off (the LAB_WASM_SIMD_OPS flag).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,8 +62,9 @@ describe('wasm SIMD kernels of the GPT-2 ops', () => {
       return { unavailable: simd.simdOpsUnavailable(), calls, calls2, loss: [on.loss, off.loss], worst, worstName, n: Object.keys(on.grads).length };
     });
     expect(r.unavailable).toBeNull();
-    // per layer: 2 LayerNorms, GELU, attention, forward and gradient; plus the final LayerNorm's
-    expect(r.calls).toBe(2 * 2 * 4 + 2);
+    // per layer: 2 LayerNorms, GELU, attention, forward and gradient; plus the final LayerNorm's, the
+    // cross-entropy's and the token embedding's gradient
+    expect(r.calls).toBe(2 * 2 * 4 + 2 + 2 + 1);
     expect(r.calls2).toBe(0);
     expect(r.n).toBe(2 * 12 + 4);
     expect(Math.abs(r.loss[0] - r.loss[1])).toBeLessThan(1e-5);

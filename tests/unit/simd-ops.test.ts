@@ -1,5 +1,6 @@
 // The wasm SIMD kernels of GPT-2's lab ops (src/lib/kernels/wasm-simd/asm/ops.ts) against their JS twins'
-// reference (float64): GELU, LayerNorm and causal attention, forward and every gradient, on random data in
+// reference (float64): GELU, LayerNorm, causal attention and cross-entropy, forward and every gradient, and the
+// embedding's gradient, on random data in
 // sizes that exercise the four-lane loops and their scalar tails (1, 3, 4, 5, 7 ... values per row); GELU over
 // the whole range where tanh saturates; and the committed binaries against a fresh build.
 import { describe, expect, it } from 'vitest';
@@ -7,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { geluBackward, geluForward } from '../../src/lib/kernels/gelu/reference';
 import { layernormBackward, layernormForward } from '../../src/lib/kernels/layernorm/reference';
 import { attentionBackward, attentionForward } from '../../src/lib/kernels/attention/reference';
+import { crossEntropyBackward, crossEntropyForward } from '../../src/lib/kernels/crossentropy/reference';
+import { embeddingBackward } from '../../src/lib/kernels/embedding/reference';
 import { runStandalone } from '../../src/lib/kernels/wasm-simd';
 
 function rng(seed: number) {
@@ -26,7 +29,7 @@ function worst(a: Float32Array, ref: Float64Array, atol: number, rtol: number): 
   return w;
 }
 
-function run(arrays: Float32Array[], outs: number[], fn: Parameters<typeof runStandalone>[2]): Float32Array[] {
+function run(arrays: Array<Float32Array | Int32Array>, outs: number[], fn: Parameters<typeof runStandalone>[2]): Float32Array[] {
   const r = runStandalone(arrays, outs, fn);
   if (!r) throw new Error('wasm SIMD did not load in Node');
   return r;
@@ -89,6 +92,35 @@ describe('wasm SIMD kernels of the GPT-2 ops', () => {
       expect(worst(dq, dqr, 2e-5, 2e-4), `dq ${at}`).toBeLessThanOrEqual(1);
       expect(worst(dk, dkr, 2e-5, 2e-4), `dk ${at}`).toBeLessThanOrEqual(1);
       expect(worst(dv, dvr, 2e-5, 2e-4), `dv ${at}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('cross-entropy and its gradient equal the reference for V from 1 to 67, with unweighted rows whose target is -1', () => {
+    const rnd = rng(9);
+    for (const [N, V] of [[1, 1], [3, 3], [4, 4], [5, 5], [9, 7], [17, 67]]) {
+      const logits = rand(N * V, rnd, 20);
+      const targets = Int32Array.from({ length: N }, (_, n) => (n % 4 === 3 ? -1 : (n * 5) % V));
+      const weights = Float32Array.from({ length: N }, (_, n) => (n % 4 === 3 ? 0 : 0.5 + (n % 3)));
+      const dl = rand(N, rnd);
+      const [loss] = run([logits, targets, weights], [N], (k, [lp, tp, wp, op]) => k.crossEntropy(lp, tp, wp, op, N, V));
+      const [dlogits] = run([dl, logits, targets, weights], [N * V], (k, [dp, lp, tp, wp, op]) => k.crossEntropyGrad(dp, lp, tp, wp, op, N, V));
+      const lr = new Float64Array(N), dr = new Float64Array(N * V);
+      crossEntropyForward(lr, logits, targets, weights, N, V);
+      crossEntropyBackward(dr, dl, logits, targets, weights, N, V);
+      expect(worst(loss, lr, 1e-5, 1e-5), `loss N=${N} V=${V}`).toBeLessThanOrEqual(1);
+      expect(worst(dlogits, dr, 1e-6, 1e-5), `dlogits N=${N} V=${V}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('the embedding gradient equals the reference scatter-add for C from 1 to 9, repeated ids and a skipped bad id', () => {
+    const rnd = rng(13);
+    for (const [N, V, C] of [[1, 1, 1], [6, 3, 3], [10, 5, 4], [33, 7, 9]]) {
+      const ids = Int32Array.from({ length: N }, (_, n) => (n === 4 ? V : (n * 3) % V));
+      const dy = rand(N * C, rnd);
+      const [dt] = run([dy, ids], [V * C], (k, [dp, ip, op]) => k.embeddingGrad(dp, ip, op, N, V, C));
+      const ref = new Float64Array(V * C);
+      embeddingBackward(ref, dy, ids, N, V, C);
+      expect(worst(dt, ref, 1e-6, 1e-6), `N=${N} V=${V} C=${C}`).toBeLessThanOrEqual(1);
     }
   });
 

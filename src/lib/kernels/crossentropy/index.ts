@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineLabOp, expectDtype, expectRank } from '../common';
 import { crossEntropyHost } from './cpu';
+import { crossEntropyWasm } from './wasm';
 import { crossEntropyWebGPU } from './webgpu';
 
 export const XENT = 'LabSoftmaxCrossEntropy';
@@ -10,8 +11,8 @@ export const XENT_GRAD = 'LabSoftmaxCrossEntropyGrad';
 
 export const registerCrossEntropy = defineLabOp({
   kernels: {
-    [XENT]: { host: crossEntropyHost.forward, webgpu: crossEntropyWebGPU.forward },
-    [XENT_GRAD]: { host: crossEntropyHost.backward, webgpu: crossEntropyWebGPU.backward },
+    [XENT]: { host: crossEntropyHost.forward, webgpu: crossEntropyWebGPU.forward, wasm: crossEntropyWasm.forward },
+    [XENT_GRAD]: { host: crossEntropyHost.backward, webgpu: crossEntropyWebGPU.backward, wasm: crossEntropyWasm.backward },
   },
   gradient: {
     kernelName: XENT,

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineLabOp, expectDtype, expectRank } from '../common';
 import { embeddingHost } from './cpu';
+import { embeddingGradWasm } from './wasm';
 import { embeddingWebGPU } from './webgpu';
 
 export const EMBEDDING = 'LabEmbedding';
@@ -11,7 +12,7 @@ export const EMBEDDING_GRAD = 'LabEmbeddingGrad';
 export const registerEmbedding = defineLabOp({
   kernels: {
     [EMBEDDING]: { host: embeddingHost.forward, webgpu: embeddingWebGPU.forward },
-    [EMBEDDING_GRAD]: { host: embeddingHost.backward, webgpu: embeddingWebGPU.backward },
+    [EMBEDDING_GRAD]: { host: embeddingHost.backward, webgpu: embeddingWebGPU.backward, wasm: embeddingGradWasm },
   },
   gradient: {
     kernelName: EMBEDDING,

@@ -1,5 +1,5 @@
-// wasm SIMD kernels for GPT-2's lab ops (GELU, LayerNorm, causal attention; forward and gradient) on the 'wasm'
-// backend, in place of their JS twins. Files:
+// wasm SIMD kernels for GPT-2's lab ops (GELU, LayerNorm, causal attention, cross-entropy: forward and gradient;
+// the embedding's gradient) on the 'wasm' backend, in place of their JS twins. Files:
 //   asm/ops.ts   the kernels, AssemblyScript, built by `npm run build:simd` into ops-wasm.ts (generated)
 //   index.ts     this file: loads the module against a memory (on the wasm backend tfjs-wasm's own heap, so
 //                tensors are read and written where tfjs keeps them; standalone, a memory of its own for tests)
@@ -20,6 +20,9 @@ export interface SimdOps {
     dy: number, q: number, k: number, v: number, y: number, dq: number, dk: number, dv: number,
     BH: number, T: number, HS: number, scale: number, att: number,
   ): void;
+  crossEntropy(logits: number, targets: number, weights: number, losses: number, N: number, V: number): void;
+  crossEntropyGrad(dloss: number, logits: number, targets: number, weights: number, dlogits: number, N: number, V: number): void;
+  embeddingGrad(dy: number, ids: number, dtable: number, N: number, V: number, C: number): void;
 }
 
 /**
@@ -54,7 +57,7 @@ export function simdOpsUnavailable(): string | null {
  * arrays of the given lengths) and returns the outs. For tests and callers outside tfjs-wasm; null without SIMD.
  */
 export function runStandalone(
-  arrays: Float32Array[], outs: number[], fn: (k: SimdOps, ptrs: number[]) => void,
+  arrays: Array<Float32Array | Int32Array>, outs: number[], fn: (k: SimdOps, ptrs: number[]) => void,
 ): Float32Array[] | null {
   const lens = [...arrays.map((a) => a.length), ...outs];
   const ptrs: number[] = [];
@@ -66,7 +69,7 @@ export function runStandalone(
   const memory = new WebAssembly.Memory({ initial: Math.ceil(at / 65536) + 1 });
   const k = simdOpsFor(memory);
   if (!k) return null;
-  arrays.forEach((a, i) => new Float32Array(memory.buffer, ptrs[i], a.length).set(a));
+  arrays.forEach((a, i) => new Uint8Array(memory.buffer, ptrs[i], a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
   fn(k, ptrs);
   return outs.map((n, j) => new Float32Array(memory.buffer, ptrs[arrays.length + j], n).slice());
 }

@@ -52,6 +52,35 @@ const EXP_HI: f32 = 88.0;
   return y * reinterpret<f32>((<i32>fx + 127) << 23);
 }
 
+// log of a positive normal float: Cephes' logf (frexp through the bits, degree-8 polynomial). AssemblyScript's
+// Mathf.log would bring a lookup table as a data segment, and a data segment is written into the imported memory
+// (tfjs-wasm's heap) when the module is instantiated: the build refuses any (scripts/build-simd.mjs).
+function logs(x: f32): f32 {
+  const bits = reinterpret<u32>(x);
+  let e = <f32>(<i32>((bits >> 23) & 0xff) - 126);
+  let m = reinterpret<f32>((bits & 0x807fffff) | 0x3f000000); // [0.5, 1)
+  if (m < 0.707106781186547524) {
+    e -= 1.0;
+    m = m + m - 1.0;
+  } else {
+    m = m - 1.0;
+  }
+  const z = m * m;
+  let y: f32 = 7.0376836292e-2;
+  y = y * m - 1.1514610310e-1;
+  y = y * m + 1.1676998740e-1;
+  y = y * m - 1.2420140846e-1;
+  y = y * m + 1.4249322787e-1;
+  y = y * m - 1.6668057665e-1;
+  y = y * m + 2.0000714765e-1;
+  y = y * m - 2.4999993993e-1;
+  y = y * m + 3.3333331174e-1;
+  y = y * m * z;
+  y += C2 * e;
+  y -= 0.5 * z;
+  return m + y + C1 * e;
+}
+
 // ---------------------------------------------------------------------------------------------- GELU
 const K: f32 = 0.7978845608028654; // sqrt(2 / pi)
 const A: f32 = 0.044715;
@@ -339,5 +368,79 @@ export function attentionGrad(
         axpy(dk + so, ds, q + to, HS);
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- cross-entropy
+// logits (N, V), targets i32 (N), weights f32 (N). The caller has checked every weighted row's target is in
+// [0, V) (the JS twin throws on one that is not); rows with weight 0 never read theirs.
+
+/** log(sum_j exp(l[j] - m)) + m of one row; m = the row's max */
+function rowLogSumExp(p: usize, V: i32): f32 {
+  let mv = f32x4.splat(-Infinity);
+  let j = 0;
+  for (; j + 4 <= V; j += 4) mv = f32x4.max(mv, v128.load(p + (<usize>j << 2)));
+  let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (; j < V; j++) m = max(m, load<f32>(p + (<usize>j << 2)));
+  const ms = f32x4.splat(m);
+  let acc = f32x4.splat(0);
+  j = 0;
+  for (; j + 4 <= V; j += 4) acc = f32x4.add(acc, expv(f32x4.sub(v128.load(p + (<usize>j << 2)), ms)));
+  let s = hadd(acc);
+  for (; j < V; j++) s += exps(load<f32>(p + (<usize>j << 2)) - m);
+  return m + logs(s);
+}
+
+/** losses[n] = w[n] (logsumexp(logits[n]) - logits[n, t[n]]), 0 where w[n] = 0. */
+export function crossEntropy(logits: usize, targets: usize, weights: usize, losses: usize, N: i32, V: i32): void {
+  const rb = <usize>V << 2;
+  for (let n = 0; n < N; n++) {
+    const w = load<f32>(weights + (<usize>n << 2));
+    let l: f32 = 0;
+    if (w != 0) {
+      const p = logits + <usize>n * rb;
+      l = w * (rowLogSumExp(p, V) - load<f32>(p + (<usize>load<i32>(targets + (<usize>n << 2)) << 2)));
+    }
+    store<f32>(losses + (<usize>n << 2), l);
+  }
+}
+
+/** dlogits[n, j] = dloss[n] w[n] (softmax(logits[n])[j] - [j == t[n]]), 0 rows where w[n] = 0. */
+export function crossEntropyGrad(dloss: usize, logits: usize, targets: usize, weights: usize, dlogits: usize, N: i32, V: i32): void {
+  const rb = <usize>V << 2;
+  for (let n = 0; n < N; n++) {
+    const w = load<f32>(weights + (<usize>n << 2));
+    const d = dlogits + <usize>n * rb;
+    if (w == 0) {
+      zero(d, V);
+      continue;
+    }
+    const p = logits + <usize>n * rb;
+    const g = load<f32>(dloss + (<usize>n << 2)) * w;
+    const lse = rowLogSumExp(p, V);
+    const lv = f32x4.splat(lse), gv = f32x4.splat(g);
+    let j = 0;
+    for (; j + 4 <= V; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(d + o, f32x4.mul(gv, expv(f32x4.sub(v128.load(p + o), lv))));
+    }
+    for (; j < V; j++) {
+      const o = <usize>j << 2;
+      store<f32>(d + o, g * exps(load<f32>(p + o) - lse));
+    }
+    const t = <usize>load<i32>(targets + (<usize>n << 2)) << 2;
+    store<f32>(d + t, g * (exps(load<f32>(p + t) - lse) - 1.0));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- embedding
+/** dtable = 0, then dtable[ids[n]] += dy[n] in increasing n; ids outside [0, V) are skipped (the forward refused them). */
+export function embeddingGrad(dy: usize, ids: usize, dtable: usize, N: i32, V: i32, C: i32): void {
+  zero(dtable, V * C);
+  const rb = <usize>C << 2;
+  for (let n = 0; n < N; n++) {
+    const id = load<i32>(ids + (<usize>n << 2));
+    if (id < 0 || id >= V) continue;
+    axpy(dtable + <usize>id * rb, 1.0, dy + <usize>n * rb, C);
   }
 }
