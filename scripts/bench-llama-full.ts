@@ -286,7 +286,7 @@ try {
     await useBackend('wasm');
     const { readGGUFHeader } = await mod('/src/lib/gguf/reader.ts');
     const { LlamaModel } = await mod('/src/lib/models/llama/model.ts');
-    const { downloadWithResume } = await mod('/src/lib/models/llama/service.ts');
+    const { downloadWithResume } = await mod('/src/lib/store/download.ts');
     const { parseGGUF } = await mod('/src/lib/gguf/reader.ts');
     const { LoraAdapters, DEFAULT_LORA } = await mod('/src/lib/models/llama/lora.ts');
     const { loraOptimizer, loraTrainStep } = await mod('/src/lib/train/lora-step.ts');

@@ -7,7 +7,7 @@
 // Beyond the page's meta policy, the worker needs:
 // - script-src blob:  tfjs-wasm's pthread workers importScripts() the emscripten glue from a blob: URL;
 // - connect-src http://localhost:* http://127.0.0.1:*  model files the user serves from this machine
-//   (the model-URL rule in src/lib/models/llama/service.ts: https anywhere, http only on this machine).
+//   (the model-URL rule in src/lib/store/download.ts: https anywhere, http only on this machine).
 //   The browser checks every redirect hop against connect-src, so a redirect cannot leave the rule either.
 // 'wasm-unsafe-eval' compiles WebAssembly without allowing eval or new Function.
 import type { Connect, Plugin } from 'vite';

@@ -11,7 +11,7 @@ afterAll(async () => { await browser?.close(); });
 describe('LlamaService in the browser', () => {
   it('downloads with progress, caches, reloads from the cache, and generates on webgpu', async () => {
     const page = await openHarness(browser);
-    await loadModules(page, { q: '/src/lib/kernels/qmatmul/index.ts', svc: '/src/lib/models/llama/service.ts' });
+    await loadModules(page, { q: '/src/lib/kernels/qmatmul/index.ts', svc: '/src/lib/worker/llama.ts' });
     const r = await page.evaluate(async () => {
       const { useBackend } = (window as any).lab;
       (window as any).q.registerQMatMulKernels();

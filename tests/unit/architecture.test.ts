@@ -92,11 +92,10 @@ describe('layering', () => {
     expect(findPath(entry, (s) => s.endsWith('.svelte') || s === 'd3' || s.startsWith('d3-'))).toBeNull();
   });
 
-  it('a model knows no trainer', () => {
+  it('a model knows no trainer, no worker and no storage', () => {
+    const outside = ['train', 'worker', 'store'].map((d) => `${join(ROOT, 'src/lib', d)}/`);
     for (const f of filesIn(join(ROOT, 'src/lib/models'), /\.ts$/)) {
-      const trainer = (spec: string, file: string) => file.includes(`${join(ROOT, 'src/lib/train')}/`) || file.includes(`${join(ROOT, 'src/lib/worker')}/`);
-      // the LLaMA service and fine-tune glue are jobs, not models (see ARCHITECTURE.md)
-      if (/llama\/(service|finetune|index)\.ts$/.test(f)) continue;
+      const trainer = (_spec: string, file: string) => outside.some((d) => file.includes(d));
       expect(findPath(f, trainer), relative(ROOT, f)).toBeNull();
     }
   });

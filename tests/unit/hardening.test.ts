@@ -8,7 +8,7 @@ import { floatToHalf } from '../../src/lib/gguf/quant';
 import { checkFiniteTensor, firstNonFinite } from '../../src/lib/gguf/finite';
 import { configFromGGUF } from '../../src/lib/models/llama/config';
 import { LlamaModel } from '../../src/lib/models/llama/model';
-import { planFromHeader } from '../../src/lib/models/llama/service';
+import { planFromHeader } from '../../src/lib/models/llama/plan';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
 import { decodeCheckpoint } from '../../src/lib/train/checkpoint';
 import { TrainRun, defaultTrainConfig, validateTrainConfig, type TrainConfig } from '../../src/lib/train/trainer';

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
-import { LlamaService, checkModelUrl, type DownloadProgress } from '../../src/lib/models/llama/service';
+import { LlamaService } from '../../src/lib/worker/llama';
+import { checkModelUrl, type DownloadProgress } from '../../src/lib/store/download';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
 
 const file = readFileSync('tests/fixtures/tiny-llama-q4_k_m.gguf');

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseGGUF } from '../../src/lib/gguf/reader';
 import { LlamaModel } from '../../src/lib/models/llama/model';
 import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch } from '../../src/lib/models/llama/lora';
-import { defaultFineTuneConfig, createAdapters, fineTune } from '../../src/lib/models/llama/finetune';
+import { defaultFineTuneConfig, createAdapters, fineTune } from '../../src/lib/train/llama-finetune';
 import { registerQMatMulKernels } from '../../src/lib/kernels/qmatmul';
 import { registerSharedIdentity } from '../../src/lib/kernels/identity';
 import {

@@ -2,21 +2,20 @@
 // pages reach it through Comlink (see client.ts). Methods take and return plain data.
 import * as Comlink from 'comlink';
 import { probeDevice, useBackend, simulateDeviceLoss, simulateOutOfMemory, tf, type BackendName, type DeviceInfo } from '../engine/backend';
-import { JobTracker, type ProgressFn } from './jobs';
+import type { JobTracker } from './jobs';
 import { TrainingService } from './training';
 import { AnalysisService } from './analysis';
-import { LlamaService } from '../models/llama/service';
+import { LlamaService } from './llama';
 
 export class LabApi {
   private backend: BackendName | null = null;
   private jobs = new Map<string, JobTracker>();
-  private nextJob = 1;
   /** GPT-2 training (pages call `lab.training.start(...)` through Comlink). */
   readonly training = new TrainingService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
   /** Neurons and steering on the active model (`lab.analysis.findPairs(...)`, `lab.analysis.sweep(...)`). */
   readonly analysis = new AnalysisService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
   /** LLaMA-3.2 from GGUF (`lab.llama.loadFromUrl(...)`, `lab.llama.generate(...)`). */
-  readonly llama = new LlamaService();
+  readonly llama = new LlamaService((t) => this.jobs.set(t.jobId, t), (t) => this.jobs.delete(t.jobId));
 
   /** Hands the loaded LLaMA to the Neurons and Steer pages as the active model for `task`. */
   useLlamaForAnalysis(task: 'arithmetic' | 'cipher' | 'color'): ReturnType<AnalysisService['useModel']> {
@@ -79,14 +78,9 @@ export class LabApi {
   }
 
   // ---- jobs ---------------------------------------------------------------------------------------
-  protected newJob(onProgress: ProgressFn | undefined, unit: string): JobTracker {
-    const id = `job-${this.nextJob++}`;
-    const t = new JobTracker(id, onProgress, unit);
-    this.jobs.set(id, t);
-    return t;
-  }
-  protected endJob(t: JobTracker): void {
-    this.jobs.delete(t.jobId);
+  /** Ids of the jobs running now (training, fine-tuning, analysis steps). */
+  jobIds(): string[] {
+    return [...this.jobs.keys()];
   }
   cancel(jobId: string): boolean {
     const j = this.jobs.get(jobId);

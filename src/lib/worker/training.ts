@@ -5,10 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import { TrainRun, defaultTrainConfig, modelConfigFor, type EvalEntry, type LogEntry, type TrainConfig } from '../train/trainer';
 import { decodeCheckpoint, type CheckpointHeader } from '../train/checkpoint';
 import { getOps, type OpsImpl } from '../models/gpt2';
-import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, StorageFullError, type RunRecord } from '../store/runs';
+import { getRun, loadArtifact, newRun, saveArtifacts, saveRun, type RunRecord } from '../store/runs';
 import { claimRun, releaseRun, RUN_PROGRESS_CHANNEL, type RunProgressMessage } from '../store/run-locks';
-import { CancelledError, JobTracker, type Progress } from './jobs';
-import { DeviceLostError, GpuOutOfMemoryError, confirmDeviceLoss, isDeviceLost, isOutOfMemoryError, lastDeviceLoss, rebuildWebGPU, takeOutOfMemory } from '../engine/backend';
+import type { JobTracker, Progress } from './jobs';
+import { GpuOutOfMemoryError } from '../engine/backend';
+import { runTracked } from './run-tracked';
 import { checkTrainFits, outOfMemoryAdvice } from '../train/memory';
 import type { TaskName } from '../tasks/types';
 import type { PresetName } from '../models/gpt2/config';
@@ -140,93 +141,55 @@ export class TrainingService {
   }
 
   private launch(run: TrainRun, record: RunRecord, events: TrainEvents): { jobId: string; runId: string } {
-    const tracker = new JobTracker(`train-${run.id}`, events.onProgress, 'steps');
-    this.register(tracker);
-    this.current = { run, tracker, record };
+    const jobId = `train-${run.id}`;
     const params = Object.values(run.model.params).reduce((a, p) => a + p.size, 0);
-    events.onStart?.({ jobId: tracker.jobId, runId: run.id, step: run.step, config: run.cfg, params, log: run.log, evals: run.evals });
-    void this.loop(run, tracker, record, events);
-    return { jobId: tracker.jobId, runId: run.id };
-  }
-
-  private async loop(run: TrainRun, tracker: JobTracker, record: RunRecord, events: TrainEvents): Promise<void> {
-    let status: 'done' | 'cancelled' | 'failed' | 'lost' | 'full' | 'oom' = 'done';
-    let message: string | undefined;
-    takeOutOfMemory(); // what happened before this run is not its business
-    const oomCheck = () => { const m = takeOutOfMemory(); if (m) throw new GpuOutOfMemoryError(m); };
-    try {
-      await run.run({
-        checkpoint: async () => {
-          if (isDeviceLost()) throw new DeviceLostError();
-          oomCheck();
-          await tracker.checkpoint();
-        },
-        onLog: (e) => {
-          events.onLog?.(e);
-          this.broadcast({ runId: record.id, step: e.step, steps: run.cfg.steps, loss: e.loss });
-          tracker.report('training', e.step, run.cfg.steps, `loss ${e.loss.toFixed(4)}`);
-        },
-        onEvalProgress: (d, t) => tracker.report('decoding validation prompts', run.step, run.cfg.steps, `${d}/${t} prompts`),
-        onEval: (e, isBest) => events.onEval?.(e, isBest),
-        onCheckpoint: async (buf, header, isBest) => {
-          if (isDeviceLost()) throw new DeviceLostError(); // never save what a lost device computed
-          oomCheck(); // nor what a failed allocation computed
-          const items: Record<string, ArrayBuffer> = { latest: buf };
-          if (isBest) items.best = buf;
-          await saveArtifacts(record, items, summarize(run, header)); // the summary moves only once the checkpoint is kept
-        },
-      });
-    } catch (e) {
-      if (e instanceof CancelledError) {
-        status = 'cancelled';
-        message = 'Stopped. The last checkpoint is kept; resume from the run list.';
-      } else if (e instanceof DeviceLostError || (await confirmDeviceLoss())) {
-        status = 'lost';
-        message = `The GPU device was lost (${lastDeviceLoss() ?? 'unknown reason'}). Rebuilding it and resuming from the last checkpoint…`;
-      } else if (e instanceof StorageFullError) {
-        status = 'full';
-        message = e.message;
-      } else if (isOutOfMemoryError(e) || takeOutOfMemory()) {
-        status = 'oom';
+    let tracker: JobTracker | null = null;
+    void runTracked({
+      jobId, onProgress: events.onProgress, record, resumable: true,
+      register: (t) => {
+        tracker = t;
+        this.current = { run, tracker: t, record };
+        this.register(t);
+        events.onStart?.({ jobId, runId: run.id, step: run.step, config: run.cfg, params, log: run.log, evals: run.evals });
+      },
+      unregister: (t) => this.unregister(t),
+      body: ({ checkpoint, guard }) =>
+        run.run({
+          checkpoint,
+          onLog: (e) => {
+            events.onLog?.(e);
+            this.broadcast({ runId: record.id, step: e.step, steps: run.cfg.steps, loss: e.loss });
+            tracker!.report('training', e.step, run.cfg.steps, `loss ${e.loss.toFixed(4)}`);
+          },
+          onEvalProgress: (d, t) => tracker!.report('decoding validation prompts', run.step, run.cfg.steps, `${d}/${t} prompts`),
+          onEval: (e, isBest) => events.onEval?.(e, isBest),
+          onCheckpoint: async (buf, header, isBest) => {
+            guard(); // never save what a lost device or a failed allocation computed
+            const items: Record<string, ArrayBuffer> = { latest: buf };
+            if (isBest) items.best = buf;
+            await saveArtifacts(record, items, summarize(run, header)); // the summary moves only once the checkpoint is kept
+          },
+        }),
+      stoppedMessage: 'Stopped. The last checkpoint is kept; resume from the run list.',
+      outOfMemory: (e) => {
         const advice = outOfMemoryAdvice(run.model.config, run.cfg.batchSize, run.cfg.gradAccum, run.cfg.preset);
         record.summary = { ...record.summary, suggested: { batchSize: advice.batchSize, gradAccum: advice.gradAccum } };
-        message = `${e instanceof GpuOutOfMemoryError ? e.message : `The GPU ran out of memory (${(e as Error).message}).`} Training is paused at the last checkpoint (step ${(record.summary.step as number | undefined) ?? 0}); nothing saved was lost. ${advice.text}`;
-      } else {
-        status = 'failed';
-        message = (e as Error).message;
-      }
-    } finally {
-      record.status = status === 'done' ? 'done' : status === 'failed' ? 'failed' : status === 'lost' ? 'interrupted' : status === 'cancelled' ? 'cancelled' : 'paused';
-      record.error = status === 'failed' || status === 'full' || status === 'oom' ? message : undefined;
-      try {
-        await saveRun(record);
-      } catch (e) {
-        message = `${message ?? ''} ${(e as Error).message}`.trim();
-      }
-      releaseRun(record.id); // saveRun lets go too, unless that save failed
-      this.broadcast({ runId: record.id, step: run.step, steps: run.cfg.steps, ended: record.status });
-      this.unregister(tracker);
-      try {
+        return `${e instanceof GpuOutOfMemoryError ? e.message : `The GPU ran out of memory (${(e as Error).message}).`} Training is paused at the last checkpoint (step ${(record.summary.step as number | undefined) ?? 0}); nothing saved was lost. ${advice.text}`;
+      },
+      ended: () => this.broadcast({ runId: record.id, step: run.step, steps: run.cfg.steps, ended: record.status }),
+      dispose: () => {
+        this.current = null;
         run.dispose();
-      } catch {
-        /* tensors of a lost device may not dispose cleanly */
-      }
-      this.current = null;
-    }
-    if (status === 'lost') {
-      events.onNotice?.(message!);
-      try {
-        await rebuildWebGPU();
+      },
+      resume: async () => {
         if (!record.artifacts.latest) throw new Error('The run had no checkpoint yet, so it starts over: press Start again.');
         await this.resume(record.id, events);
-        events.onNotice?.(`The GPU device was rebuilt; training resumed from step ${(record.summary.step as number | undefined) ?? 0}.`);
-        return;
-      } catch (e) {
-        events.onDone?.('failed', `${message} Recovery failed: ${(e as Error).message} Reload the page and resume the run from the list.`);
-        return;
-      }
-    }
-    events.onDone?.(status === 'full' ? 'cancelled' : status === 'oom' ? 'failed' : status, message);
+        return `The GPU device was rebuilt; training resumed from step ${(record.summary.step as number | undefined) ?? 0}.`;
+      },
+      onNotice: (m) => events.onNotice?.(m),
+      onDone: (status, message) => events.onDone?.(status, message),
+    });
+    return { jobId, runId: run.id };
   }
 
   /** Validates a checkpoint file and stores it as a finished run (upload, or a shipped model). */

@@ -80,9 +80,14 @@ export function loraStepMemory(s: LlamaShape, weightBytes: number, lora: LoraSha
  * `prompt` tokens is read (its attention scores grow with the prompt's square), plus a vocabulary row.
  */
 export function inferenceMemory(s: LlamaShape, weightBytes: number, ctx: number, prompt = Math.min(ctx, 256)): { weightBytes: number; kvCacheBytes: number; activationBytes: number; totalBytes: number } {
-  const kvCacheBytes = 2 * s.nLayer * ctx * s.nHeadKv * s.headDim * F;
+  const kv = kvCacheBytes(s, ctx);
   const activationBytes = prompt * (8 * s.dModel + 3 * s.dMlp + 3 * s.nHead * prompt) * F + 2 * s.vocabSize * F;
-  return { weightBytes, kvCacheBytes, activationBytes, totalBytes: weightBytes + kvCacheBytes + activationBytes };
+  return { weightBytes, kvCacheBytes: kv, activationBytes, totalBytes: weightBytes + kv + activationBytes };
+}
+
+/** Bytes of an f32 KV cache (K and V at every layer) holding `positions` tokens of one sequence (also the service's estimate). */
+export function kvCacheBytes(s: Pick<LlamaShape, 'nLayer' | 'nHeadKv' | 'headDim'>, positions: number): number {
+  return 2 * s.nLayer * positions * s.nHeadKv * s.headDim * F;
 }
 
 /** GGUF bytes per weight of the quant types (block bytes / block size). */

@@ -6,13 +6,13 @@
 // Every `evalEvery` updates, greedy decoding of validation prompts is labelled mem / gen / other and the
 // adapter with the most #gen x #mem (ties: more gen) is kept, as GGUF adapter bytes.
 import * as tf from '@tensorflow/tfjs';
-import { getTask, Rng, deriveSeed, checkSeed } from '../../tasks';
-import type { EvalItem, Label, Task, TaskName, TrainExample } from '../../tasks/types';
-import { AdamW, clipByGlobalNorm } from '../../train/adamw';
-import { betterCheckpoint, countLabels, type EvalCounts } from '../../train/evaluate';
-import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch, type LoraConfig } from './lora';
-import { generate, llamaPromptTokens, type LlamaModel } from './model';
-import { checkLoraStepFits, withFreeingBackward } from '../../train/lora-memory';
+import { getTask, Rng, deriveSeed, checkSeed } from '../tasks';
+import type { EvalItem, Label, Task, TaskName, TrainExample } from '../tasks/types';
+import { AdamW, clipByGlobalNorm } from './adamw';
+import { betterCheckpoint, countLabels, type EvalCounts } from './evaluate';
+import { LoraAdapters, lmLoss, DEFAULT_LORA, type LoraBatch, type LoraConfig } from '../models/llama/lora';
+import { generate, llamaPromptTokens, type LlamaModel } from '../models/llama/model';
+import { checkLoraStepFits, withFreeingBackward } from './lora-memory';
 
 export interface FineTuneConfig {
   task: TaskName;
