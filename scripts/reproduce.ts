@@ -1,9 +1,10 @@
 // npm run reproduce -- --task cipher --preset tiny --backend wasm --out reproduce-output/cipher.json   (--model = --preset)
 //   [--checkpoint static-models/cipher-tiny.mgck]   skip training, start from a checkpoint
 //   [--stage train|neurons|all]                       stop after training, after the neurons, or do everything (default all)
-//   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode greedy|beam --answerOnlyLoss true|false]
+//   [--steps N --seed N --evalEvery N --evalLimit N --lr X --decode beam|greedy (default beam: training evaluation,
+//    pair labels and steering) --answerOnlyLoss true|false]
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N (10) --maxPrompts N (fresh prompts per steering table, 300)]
-//   [--steerDecode greedy|beam --hookSet resid|ln2|mlp --consistency true|false]
+//   [--steerDecode beam|greedy --hookSet resid|ln2|mlp --consistency true|false]
 //   [--crossAlphas 1,3 (the α of cross-steering in the consistency checks)]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
 //   --task mixed [--tasks cipher,color --answerOnlyTasks cipher]   one model on several tasks: the pipeline runs on
@@ -40,7 +41,8 @@ const opts = {
   alphas: (args.alphas ?? '0.5,1,3,5').split(',').map(Number),
   controlSeeds: Number(args.controlSeeds ?? 10),
   maxPrompts: Number(args.maxPrompts ?? 300),
-  steerDecode: args.steerDecode ?? args.decode ?? 'greedy',
+  pairDecode: args.decode ?? 'beam',
+  steerDecode: args.steerDecode ?? args.decode ?? 'beam',
   hookSet: args.hookSet ?? 'resid',
   consistency: (args.consistency ?? 'true') === 'true',
   stopAfter: Number(args.stopAfter ?? 0),
@@ -100,7 +102,7 @@ try {
     say('model', info.source);
     if (o.stage !== 'train') {
       say('stage', 'finding contrastive pairs that flip between mem and gen');
-      const pairs = await lab.analysis.findPairs({ target: o.pairs, timeCapSeconds: o.pairTime }, onProgress);
+      const pairs = await lab.analysis.findPairs({ target: o.pairs, timeCapSeconds: o.pairTime, decode: o.pairDecode }, onProgress);
       say('pairs', pairs);
       if (pairs.kept >= 4) {
         say('stage', 'recording activations');

@@ -137,9 +137,16 @@ const groupOf = (c: SteerCellR) => `α=${c.alpha}, top ${Math.round(c.topFractio
 
 /** How the steering decodes were made, for figure titles ("beam 5", "greedy", or "decoding not recorded"). */
 export function decodeName(r: Pick<Report, 'steering'>): string {
-  const d = r.steering?.decode ?? r.steering?.cells.find((c) => c.decode)?.decode;
-  return d === 'beam' ? 'beam search (5 beams)' : d === 'greedy' ? 'greedy decoding' : 'decoding not recorded';
+  return modeName(r.steering?.decode ?? r.steering?.cells.find((c) => c.decode)?.decode);
 }
+
+/** A decoding mode in words ("beam search (5 beams)", "greedy decoding"; "decoding not recorded" for older reports). */
+export function modeName(d: string | undefined): string {
+  return d === 'beam' || d === 'beam5' ? 'beam search (5 beams)' : d === 'greedy' ? 'greedy decoding' : d ? d : 'decoding not recorded';
+}
+
+/** How the pair prompts were decoded. */
+export const pairsDecodeName = (d: string | undefined): string => modeName(d);
 
 /**
  * Steering bars for one table: the goal behavior's share, targeted beside every control, each with its 95%

@@ -4,7 +4,7 @@
 import { canvasLayers, renderPng, svgToString } from '../viz/export';
 import type { Report } from './schema';
 import { reportTables, type ReportTable } from './tables';
-import { decodeName, steeringSummary } from './figures';
+import { decodeName, pairsDecodeName, steeringSummary } from './figures';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
@@ -64,7 +64,7 @@ export function reportSummary(r: Report): [string, string][] {
   if (r.pairs) {
     const p = r.pairs;
     out.push(['contrastive pairs', `${p.kept} kept of ${p.tried} tried (flip rate ${(100 * p.flipRate).toFixed(1)}%, stopped by ${p.stoppedBy}); ` +
-      `decoded prompts: ${p.labelCounts.mem} mem, ${p.labelCounts.gen} gen, ${p.labelCounts.other} other`]);
+      `decoded prompts (${pairsDecodeName(p.decode)}): ${p.labelCounts.mem} mem, ${p.labelCounts.gen} gen, ${p.labelCounts.other} other`]);
   }
   if (r.analysis) {
     const a = r.analysis;

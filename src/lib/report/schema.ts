@@ -71,6 +71,8 @@ export const reportSchema = z.object({
       tried: count, kept: count, flipRate: fraction, stoppedBy: z.string(),
       labelCounts: z.object({ mem: count, gen: count, other: count }),
       examples: z.array(z.object({ mem: z.string(), gen: z.string() })),
+      /** How the pair prompts were decoded and labeled (older reports: not recorded). */
+      decode: decodeMode.optional(),
     })
     .refine((p) => p.kept <= p.tried, { message: 'kept must not exceed tried', path: ['kept'] })
     .nullable(),
@@ -118,6 +120,7 @@ export const reportSchema = z.object({
       /** Neurons of one analysis steering with another's: own set, cross set and random control, per table. */
       crossSteer: z.array(z.object({
         table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: fraction, prompts: count, own: shares, cross: shares, control: shares,
+        decode: decodeMode.optional(),
       })).optional(),
     }))
     .default([]),

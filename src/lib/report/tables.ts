@@ -3,7 +3,7 @@
 import { csvFormatRows } from 'd3';
 import type { Report } from './schema';
 import type { ControlCell, SteerCell } from '../steer/experiment';
-import { cellControls, decodeName, probeCi } from './figures';
+import { cellControls, decodeName, modeName, pairsDecodeName, probeCi } from './figures';
 
 type Cell = string | number;
 
@@ -135,7 +135,7 @@ export function reportTables(r: Report): ReportTable[] {
     ]));
   }
   if (r.pairs) {
-    out.push(table('pair-examples', `Kept contrastive pairs (examples; ${r.pairs.kept} kept of ${r.pairs.tried})`, r.pairs.examples, [
+    out.push(table('pair-examples', `Kept contrastive pairs (examples; ${r.pairs.kept} kept of ${r.pairs.tried}) · ${pairsDecodeName(r.pairs.decode)}`, r.pairs.examples, [
       { label: 'answered from memory', value: (e) => e.mem }, { label: 'answered by the rule', value: (e) => e.gen },
     ]));
   }
@@ -193,7 +193,8 @@ export function reportTables(r: Report): ReportTable[] {
     const cross = r.consistency.flatMap((c) => (c.crossSteer ?? []).map((x) => ({ ...x, label: c.label })));
     if (cross.length) {
       const pc = (x: number) => `${x.toFixed(1)}%`;
-      out.push(table('cross-steering', 'Cross-steering: one analysis\'s neurons steering the prompts', cross, [
+      const modes = [...new Set(cross.map((c) => modeName(c.decode)))].join(', ');
+      out.push(table('cross-steering', `Cross-steering: one analysis's neurons steering the prompts · ${modes}`, cross, [
         { label: 'comparison', value: (c) => c.label },
         { label: 'table', value: (c) => c.table, show: (c) => (c.table === 'memToGen' ? 'Mem → Gen' : 'Gen → Mem') },
         { label: 'alpha', value: (c) => c.alpha }, { label: 'top fraction', value: (c) => c.topFraction, show: (c) => frac(c.topFraction) },

@@ -204,7 +204,7 @@ export async function crossSteering(
     const cross = await run(items, targetedShifts(topB, dir));
     const ctrl: Shares[] = [];
     for (let s = 0; s < o.controlSeeds; s++) ctrl.push(await run(items, randomControl(topA, hooks, 1000 + s)));
-    out.push({ table, alpha: o.alpha, topFraction: o.topFraction, prompts: items.length, own, cross, control: meanSd(ctrl).mean });
+    out.push({ table, alpha: o.alpha, topFraction: o.topFraction, prompts: items.length, decode: o.decode, own, cross, control: meanSd(ctrl).mean });
   }
   return out;
 }
@@ -258,6 +258,8 @@ export interface CrossSteer {
   alpha: number;
   topFraction: number;
   prompts: number;
+  /** How the prompts were decoded. */
+  decode?: DecodeMode;
   /** Steered with the neurons of the analysis being tested (A). */
   own: Shares;
   /** Steered with the neurons found by the other analysis (B): another seed, split or task. */

@@ -11,6 +11,8 @@ export interface EvalOptions {
   hooks?: Record<string, HookFn>;
   batchSize?: number;
   padId?: number;
+  /** Use the model's KV cache (default true; false recomputes the whole sequence each step, for benchmarks). */
+  cache?: boolean;
   onProgress?: (done: number, total: number) => void | Promise<void>;
 }
 
@@ -45,7 +47,7 @@ export function answerBudget(model: HookedModel, items: EvalItem[]): number {
 export async function decodeAndLabel(model: HookedModel, task: Task, items: EvalItem[], opts: EvalOptions): Promise<{ outputs: LabeledOutput[]; counts: EvalCounts }> {
   const prompts = items.map((it) => model.encodePrompt(it.prompt));
   const maxNewTokens = answerBudget(model, items);
-  const common = { maxNewTokens, hooks: opts.hooks, batchSize: opts.batchSize, padId: opts.padId, onProgress: (d: number) => opts.onProgress?.(d, items.length) };
+  const common = { maxNewTokens, hooks: opts.hooks, batchSize: opts.batchSize, padId: opts.padId, cache: opts.cache, onProgress: (d: number) => opts.onProgress?.(d, items.length) };
   const gen = opts.decode === 'beam' ? await beamDecode(model, prompts, { ...common, beams: opts.beams ?? 5 }) : await greedyDecode(model, prompts, common);
   const outputs = items.map((it, i) => {
     const output = model.tokenizer.decode(gen[i]);

@@ -92,7 +92,7 @@ export class AnalysisService {
     return steering.sweep(this.host, o, onProgress);
   }
 
-  tryPrompt(o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number }) {
+  tryPrompt(o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number; decode?: DecodeMode }) {
     return steering.tryPrompt(this.host, o);
   }
 
@@ -100,7 +100,7 @@ export class AnalysisService {
     return cons.consistencyOf(this.host, keyA, keyB, topFraction);
   }
 
-  crossSteerOf(o: { keyA: string; keyB: string; alpha: number; topFraction: number; controlSeeds?: number; maxPrompts?: number }, onProgress?: OnProgress): Promise<Consistency> {
+  crossSteerOf(o: { keyA: string; keyB: string; alpha: number; topFraction: number; controlSeeds?: number; maxPrompts?: number; decode?: DecodeMode }, onProgress?: OnProgress): Promise<Consistency> {
     return cons.crossSteerOf(this.host, o, onProgress);
   }
 

@@ -1,6 +1,7 @@
 // Consistency on the active model: two analyses compared (overlap, rank agreement), cross-steering with another
 // analysis's neurons, and the intra-task (another pair seed) and inter-task (another part of a mixed model) runs.
 import type { TaskName } from '../tasks/types';
+import type { DecodeMode } from '../train/evaluate';
 import type { NeuronAnalysis } from '../neurons/pipeline';
 import { rankNeurons } from '../neurons/stats';
 import { consistency, crossSteering, type Consistency } from '../steer/experiment';
@@ -24,7 +25,7 @@ export function consistencyOf(h: SessionHost, keyA: string, keyB: string, topFra
  * Cross-steering between two analyses of the active model (same neuron positions): B's top set steers the
  * validation prompts beside A's own set and A's random control.
  */
-export async function crossSteerOf(h: SessionHost, o: { keyA: string; keyB: string; alpha: number; topFraction: number; controlSeeds?: number; maxPrompts?: number }, onProgress?: (p: Progress) => void): Promise<Consistency> {
+export async function crossSteerOf(h: SessionHost, o: { keyA: string; keyB: string; alpha: number; topFraction: number; controlSeeds?: number; maxPrompts?: number; decode?: DecodeMode }, onProgress?: (p: Progress) => void): Promise<Consistency> {
   const s = h.need();
   const a = h.analyses.get(o.keyA), b = h.analyses.get(o.keyB);
   if (!a || !b) throw new Error('Both analyses must be run in this session first.');
@@ -32,10 +33,11 @@ export async function crossSteerOf(h: SessionHost, o: { keyA: string; keyB: stri
   if (a.task !== s.info.task) throw new Error(`The first analysis (${o.keyA}) must be of the task being steered (${s.info.task}): its own neurons are the reference.`);
   const c = consistencyOf(h, o.keyA, o.keyB, o.topFraction);
   const hooks = a.analysis.hooks.map((x) => ({ name: x.name, dim: x.dim }));
-  const { memItems, genItems } = await steerItems(h, s, o.maxPrompts ?? C.maxPrompts, 'greedy');
+  const decode = o.decode ?? s.steering?.decode ?? D.steer.decode;
+  const { memItems, genItems } = await steerItems(h, s, o.maxPrompts ?? C.maxPrompts, decode);
   c.crossSteer = await h.job('decodes', onProgress, (t) =>
     crossSteering(s.model, s.task, memItems, genItems, rankNeurons(statsOf(a.analysis), o.topFraction), rankNeurons(statsOf(b.analysis), o.topFraction), hooks,
-      { alpha: o.alpha, topFraction: o.topFraction, controlSeeds: o.controlSeeds ?? C.controlSeeds, decode: 'greedy', padId: s.padId },
+      { alpha: o.alpha, topFraction: o.topFraction, controlSeeds: o.controlSeeds ?? C.controlSeeds, decode, padId: s.padId },
       async (d, total) => { t.report('cross-steering', d, total); await t.checkpoint(); }),
   );
   return c;
@@ -84,7 +86,7 @@ async function compareWithSecond(h: SessionHost, o: SecondSetOptions & { task: T
   const keyA = analysisKey(s);
   try {
     if (o.task !== s.info.task) h.switchTask(o.task);
-    await findPairs(h, { seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? C.timeCapSeconds }, onProgress);
+    await findPairs(h, { seed: o.seed, target: o.target, timeCapSeconds: o.timeCapSeconds ?? C.timeCapSeconds, ...(first.pairSummary?.decode ? { decode: first.pairSummary.decode } : {}) }, onProgress);
     await record(h, { hookSet: first.hookSet }, onProgress);
     await analyze(h, {}, onProgress);
     const keyB = analysisKey(s);

@@ -29,6 +29,7 @@ export async function findPairs(h: SessionHost, o: Partial<PairSearchOptions>, o
   s.pairSummary = {
     tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, labelCounts: r.labelCounts, stoppedBy: r.stoppedBy,
     examples: r.kept.slice(0, 8).map((k) => ({ mem: k.mem.prompt, gen: k.gen.prompt })),
+    decode: opts.decode,
   };
   return s.pairSummary;
 }

@@ -55,6 +55,8 @@ export interface PairSummary {
   labelCounts: Record<Label, number>;
   stoppedBy: string;
   examples: Array<{ mem: string; gen: string }>;
+  /** How the pair prompts were decoded and labeled. */
+  decode?: DecodeMode;
 }
 
 export interface Session {

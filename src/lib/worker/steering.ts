@@ -126,7 +126,7 @@ export interface TryRow {
 }
 
 /** One prompt, five ways: baseline, steered, and each control (paper, matched, direction); with log P of the mem and gen answers. */
-export async function tryPrompt(h: SessionHost, o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number }) {
+export async function tryPrompt(h: SessionHost, o: { prompt?: string; itemIndex?: number; alpha: number; topFraction: number; direction: Direction; controlSeed?: number; decode?: DecodeMode }) {
   const s = h.need();
   const hooks = hookList(s);
   const items = s.task.evalSet(1);
@@ -147,7 +147,7 @@ export async function tryPrompt(h: SessionHost, o: { prompt?: string; itemIndex?
   const prompt = s.model.encodePrompt(item.prompt);
   const out: Record<string, TryRow> = {};
   for (const [name, hk] of Object.entries(variants)) {
-    const r = await decodeAndLabel(s.model, s.task, [item], { decode: 'greedy', hooks: hk, padId: s.padId });
+    const r = await decodeAndLabel(s.model, s.task, [item], { decode: o.decode ?? D.steer.decode, hooks: hk, padId: s.padId });
     const [lm, lg] = await answerLogProbs(s.model, [{ prompt, answer: enc(item.memAnswer) }, { prompt, answer: enc(item.genAnswer) }], hk);
     out[name] = { output: r.outputs[0].output, label: r.outputs[0].label, logPMem: lm, logPGen: lg };
   }
