@@ -1,10 +1,14 @@
 // npx tsx scripts/bench-decode.ts [--backend wasm|cpu --n 128 --rounds 3 --out bench-output/decode.json
-//                                  --checkpoint static-models/cipher-tiny-s1.mgck]
+//                                  --checkpoint static-models/cipher-tiny-s1.mgck
+//                                  --guided true (the guided path's pair search instead: see below) --pairs 300 --pairTime 180]
 // Decoding speed in Node (tfjs wasm or cpu backend, one thread): the shipped cipher model decodes N validation-style
 // prompts greedy and beam-5 (chunks of 64 rows, as the pair search and steering do), with the KV cache and without
 // it (the whole sequence recomputed each step: the decoder before the cache). Contenders alternate round by round;
 // min and median seconds and every round, /proc/loadavg around each (the cores are shared). Also checks that both
 // paths gave the same tokens. Speed is reported here, never asserted in tests.
+// --guided: the Home page's heaviest step, the pair search (findFlipPairs to --pairs kept, capped at --pairTime s,
+// chunks of 64 pairs), before (greedy, no cache: the decoder the guided path had) and now (beam 5 with the cache:
+// its default), one after the other, with the pairs tried and kept and the seconds each took.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +19,7 @@ import { GPT2, getOps } from '../src/lib/models/gpt2';
 import { TaskTokenizer } from '../src/lib/tasks/tokenizer';
 import { getTask } from '../src/lib/tasks';
 import { answerBudget } from '../src/lib/train/evaluate';
+import { findFlipPairs } from '../src/lib/neurons/pipeline';
 import { beamDecode, greedyDecode } from '../src/lib/models/generate';
 
 const args = parseArgs(process.argv.slice(2));
@@ -38,6 +43,23 @@ const task = getTask(ck.header.task as 'cipher');
 const items = task.evalSet(7, n).slice(0, n);
 const prompts = items.map((it) => model.encodePrompt(it.prompt));
 const maxNewTokens = answerBudget(model, items);
+
+if (args.guided === 'true') {
+  const target = Number(args.pairs ?? 300), cap = Number(args.pairTime ?? 180);
+  const padId = (task.tokenizer() as { padId?: number }).padId;
+  const runs: Record<string, unknown>[] = [];
+  for (const [name, decode, cache] of [['before: greedy, uncached', 'greedy', false], ['now: beam-5, cached', 'beam', true]] as const) {
+    const l0 = loadavg();
+    const t0 = performance.now();
+    const r = await findFlipPairs(model, task, { seed: 1, target, maxTried: 50_000, timeCapSeconds: cap, decode, chunk: 64, padId, cache });
+    const s = (performance.now() - t0) / 1000;
+    runs.push({ name, seconds: s, tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, stoppedBy: r.stoppedBy, labelCounts: r.labelCounts, pairsPerSecond: r.tried / s, loadavg: [l0, loadavg()] });
+    console.log(JSON.stringify(runs[runs.length - 1]));
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ what: 'the guided path pair search on the shipped cipher model, before and now', checkpoint: file, backend, target, timeCapSeconds: cap, date: new Date().toISOString(), runs }, null, 2));
+  process.exit(0);
+}
 
 type Mode = { name: string; run: () => Promise<number[][]> };
 const modes: Mode[] = [

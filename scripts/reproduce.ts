@@ -6,6 +6,8 @@
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N (10) --maxPrompts N (fresh prompts per steering table, 300)]
 //   [--steerDecode beam|greedy --hookSet resid|ln2|mlp --consistency true|false]
 //   [--crossAlphas 1,3 (the α of cross-steering in the consistency checks)]
+//   [--recordingPoints resid,ln2,mlp (default; 'none' skips) --pointAlphas 1,3: after the main analysis, the same
+//    pairs recorded, ranked, probed and steered (top 5%, these α, the same controls and fresh prompts) at each point]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
 //   --task mixed [--tasks cipher,color --answerOnlyTasks cipher]   one model on several tasks: the pipeline runs on
 //                                                                   the first part, then inter-task consistency
@@ -47,6 +49,8 @@ const opts = {
   consistency: (args.consistency ?? 'true') === 'true',
   stopAfter: Number(args.stopAfter ?? 0),
   crossAlphas: (args.crossAlphas ?? '1,3').split(',').map(Number),
+  recordingPoints: (args.recordingPoints ?? 'resid,ln2,mlp') === 'none' ? [] : (args.recordingPoints ?? 'resid,ln2,mlp').split(','),
+  pointAlphas: (args.pointAlphas ?? '1,3').split(',').map(Number),
 };
 if (args.checkpoint && !existsSync(args.checkpoint)) throw new Error(`No checkpoint file at ${args.checkpoint}.`);
 
@@ -112,6 +116,10 @@ try {
         if (o.stage === 'all') {
           say('stage', 'steering sweep on fresh prompts, with the paper, matched and direction controls');
           await lab.analysis.sweep({ alphas: o.alphas, controlSeeds: o.controlSeeds, perDirection: o.maxPrompts, decode: o.steerDecode }, onProgress);
+          if (o.recordingPoints.length) {
+            say('stage', `recording points side by side (${o.recordingPoints.join(', ')})`);
+            await lab.analysis.compareRecordingPoints({ hookSets: o.recordingPoints, alphas: o.pointAlphas, controlSeeds: o.controlSeeds, perDirection: o.maxPrompts, decode: o.steerDecode }, onProgress);
+          }
           if (o.consistency) {
             say('stage', 'intra-task consistency (a second set of pairs)');
             await lab.analysis.intraTaskConsistency({ seed: 2, target: o.pairs, timeCapSeconds: o.pairTime, crossAlpha: o.crossAlphas }, onProgress);

@@ -10,7 +10,7 @@ import type { ContrastivePair, EvalItem, Label, Task } from '../tasks/types';
 import { decodeAndLabel, type DecodeMode } from '../train/evaluate';
 import { ActivationStore } from '../store/activations';
 import { StreamingStats, rankNeurons, layerDistribution, adjustAcross, degenerateCount, type NeuronStats, type RankedNeuron } from './stats';
-import { trainProbe } from './probe';
+import { probeAccuracy, trainProbe } from './probe';
 
 // ---- 1. pairs ------------------------------------------------------------------------------------
 
@@ -26,6 +26,8 @@ export interface PairSearchOptions {
   /** Pairs decoded per round. */
   chunk: number;
   padId?: number;
+  /** Use the model's KV cache (default true; false only for benchmarks against the uncached decoder). */
+  cache?: boolean;
 }
 
 export interface KeptPair {
@@ -58,7 +60,7 @@ export async function findFlipPairs(
   for (let start = 0; start < all.length; start += o.chunk) {
     const pairs = all.slice(start, start + o.chunk);
     const items = pairs.flatMap((p) => [p.a, p.b]);
-    const { outputs } = await decodeAndLabel(model, task, items, { decode: o.decode, padId: o.padId });
+    const { outputs } = await decodeAndLabel(model, task, items, { decode: o.decode, padId: o.padId, cache: o.cache });
     pairs.forEach((p, i) => {
       const la = outputs[2 * i].label, lb = outputs[2 * i + 1].label;
       labelCounts[la] += 1;
@@ -157,6 +159,19 @@ export interface LayerProbe {
   testRows?: number;
   /** Informative positions the probe reads (the hook's constant ones left out). */
   features?: number;
+  /** Accuracy on fresh prompts (labeled by their own decode; none in training, validation or the pairs) and their count. */
+  freshAcc?: number;
+  freshRows?: number;
+}
+
+/** A trained probe kept to score other rows: its weights over the hook's informative columns `keep`. */
+export interface ProbeModel {
+  hook: string;
+  keep: number[];
+  weights: Float32Array;
+  bias: number;
+  mean: Float32Array;
+  std: Float32Array;
 }
 
 export interface NeuronAnalysis {
@@ -170,6 +185,8 @@ export interface NeuronAnalysis {
   top: Record<string, RankedNeuron[]>;
   layerDistribution: Record<string, { layer: number; count: number; fraction: number }[]>;
   probes: LayerProbe[];
+  /** The probes themselves, to score fresh prompts (freshProbeScores). */
+  probeModels?: ProbeModel[];
 }
 
 /**
@@ -190,6 +207,7 @@ export async function analyzeStore(
   const hooks = store.manifest.hooks;
   const stats: NeuronStats[] = [];
   const probes: LayerProbe[] = [];
+  const probeModels: ProbeModel[] = [];
   let step = 0;
   for (const h of hooks) {
     const s = new StreamingStats(h.name, h.layer, h.dim);
@@ -203,6 +221,9 @@ export async function analyzeStore(
       const { data, dim } = informativeColumns(all.data, h.dim, st.degenerate!);
       const p = trainProbe(data, all.labels, dim, { seed: o.probeSeed ?? 0, groups: pairGroups(all.labels) });
       probes.push({ hook: h.name, layer: h.layer, trainAcc: p.trainAcc, testAcc: p.testAcc, chance: p.chance, testRows: p.testRows, features: dim });
+      const keep: number[] = [];
+      for (let j = 0; j < h.dim; j++) if (!st.degenerate![j]) keep.push(j);
+      probeModels.push({ hook: h.name, keep, weights: p.weights, bias: p.bias, mean: p.mean, std: p.std });
     }
     await progress?.(++step, hooks.length);
   }
@@ -223,7 +244,38 @@ export async function analyzeStore(
     top,
     layerDistribution: dist,
     probes,
+    probeModels,
   };
+}
+
+/**
+ * Each kept probe scored on fresh prompts: their last-token activations at the probe's hook (informative columns
+ * only), labels 1 = mem, 0 = gen as their own decode answered. Returns hook -> accuracy.
+ */
+export async function freshProbeScores(model: HookedModel, probes: ProbeModel[], prompts: number[][], labels: Uint8Array, padId = 0, batch = 64): Promise<Record<string, number>> {
+  if (prompts.length !== labels.length) throw new Error(`freshProbeScores: ${labels.length} labels for ${prompts.length} prompts.`);
+  if (!prompts.length || !probes.length) return {};
+  const names = probes.map((p) => p.hook);
+  const cols: Record<string, Float32Array[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < prompts.length; i += batch) {
+    const acts = await lastTokenActivations(model, prompts.slice(i, i + batch), names, padId);
+    for (const p of probes) {
+      const a = acts[p.hook];
+      const rows = Math.min(batch, prompts.length - i), dim = a.length / rows;
+      const X = new Float32Array(rows * p.keep.length);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < p.keep.length; c++) X[r * p.keep.length + c] = a[r * dim + p.keep[c]];
+      cols[p.hook].push(X);
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const p of probes) {
+    const parts = cols[p.hook];
+    const X = new Float32Array(parts.reduce((s, x) => s + x.length, 0));
+    let o = 0;
+    for (const x of parts) { X.set(x, o); o += x.length; }
+    out[p.hook] = probeAccuracy(p, X, labels);
+  }
+  return out;
 }
 
 /** The columns of a [rows, dim] matrix that are not flagged degenerate, as a [rows, kept] matrix. */

@@ -206,3 +206,20 @@ export function trainProbe(X: Float32Array, y: Uint8Array, dim: number, opts: Pr
   const chance = Math.max(t1, test.length - t1) / test.length;
   return { trainAcc, testAcc, chance, weights: Float32Array.from(w), bias: b, mean, std, trainRows: nTr, testRows: test.length };
 }
+
+/**
+ * A trained probe's accuracy on other rows (e.g. fresh prompts, never seen by the probe or the pair search):
+ * X (rows, dim) in the probe's own feature order, y 1 = mem, 0 = gen. Standardized with the probe's training stats.
+ */
+export function probeAccuracy(p: Pick<ProbeResult, 'weights' | 'bias' | 'mean' | 'std'>, X: Float32Array, y: Uint8Array): number {
+  const dim = p.weights.length;
+  if (X.length !== y.length * dim) throw new Error(`probeAccuracy: X has ${X.length} values for ${y.length} rows of ${dim} features; pass a row-major [rows, ${dim}] array.`);
+  if (y.length === 0) throw new Error('probeAccuracy: no rows to score.');
+  let right = 0;
+  for (let i = 0; i < y.length; i++) {
+    let z = p.bias;
+    for (let j = 0; j < dim; j++) z += (p.weights[j] * (X[i * dim + j] - p.mean[j])) / p.std[j];
+    if ((z > 0 ? 1 : 0) === y[i]) right++;
+  }
+  return right / y.length;
+}

@@ -34,6 +34,7 @@ export interface ReportInput {
   analysis?: NeuronAnalysis;
   steering?: Report['steering'];
   consistency: Report['consistency'];
+  recordingPoints?: Report['recordingPoints'];
 }
 
 const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
@@ -57,6 +58,7 @@ export function buildReport(s: ReportInput): Report {
         }
       : null,
     steering: s.steering ?? null,
+    ...(s.recordingPoints ? { recordingPoints: s.recordingPoints } : {}),
     consistency: s.consistency,
   };
 }

@@ -47,6 +47,21 @@ const controlCell = z.object({
   verdict: z.enum(['holds', 'not shown']),
 });
 
+/** A layer's probe: held-out accuracy on the pairs, and (issue 16) on fresh prompts with their majority rate. */
+const probeRow = z.object({
+  hook: z.string(), layer: count, trainAcc: fraction, testAcc: fraction, chance: fraction, testRows: count.optional(), features: count.optional(),
+  freshAcc: fraction.optional(), freshRows: count.optional(), freshChance: fraction.optional(),
+});
+const layerCount = z.object({ layer: count, count, fraction });
+const steerCell = z.object({
+  table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: fraction, neurons: count, prompts: count,
+  decode: decodeMode.optional(),
+  targeted: shares, targetedCi: shareIntervals.optional(),
+  /** The first control (paper's), kept for older readers; `controls` has all of them. */
+  control: shares, controlSd: shares, controlSeeds: count,
+  controls: z.array(controlCell).optional(),
+});
+
 export const reportSchema = z.object({
   kind: z.literal('memgen-report'),
   version: z.literal(1),
@@ -86,7 +101,7 @@ export const reportSchema = z.object({
       r: z.array(z.array(correlation)),
       nmd: z.array(z.array(z.number())),
       layerDistribution: z.record(z.string(), z.array(z.object({ layer: count, count, fraction }))),
-      probes: z.array(z.object({ hook: z.string(), layer: count, trainAcc: fraction, testAcc: fraction, chance: fraction, testRows: count.optional(), features: count.optional() })),
+      probes: z.array(probeRow),
       top: z.array(z.object({ hook: z.string(), layer: count, index: count, r: correlation, nmd: z.number(), rank: z.number().int().positive(), q: fraction.optional() })),
     })
     .nullable(),
@@ -99,18 +114,22 @@ export const reportSchema = z.object({
       pool: z.object({
         source: z.literal('fresh'), seed: count, decode: decodeMode, counts, excluded: count, perDirection: count,
       }).optional(),
-      cells: z.array(
-        z.object({
-          table: z.enum(['memToGen', 'genToMem']), alpha: z.number(), topFraction: fraction, neurons: count, prompts: count,
-          decode: decodeMode.optional(),
-          targeted: shares, targetedCi: shareIntervals.optional(),
-          /** The first control (paper's), kept for older readers; `controls` has all of them. */
-          control: shares, controlSd: shares, controlSeeds: count,
-          controls: z.array(controlCell).optional(),
-        }),
-      ),
+      cells: z.array(steerCell),
     })
     .nullable(),
+  /**
+   * The same pairs recorded, ranked, probed and steered at each of the paper's recording points (issue 16): the
+   * residual stream, the FFN LayerNorm's output (ln2) and the MLP hidden units, side by side.
+   */
+  recordingPoints: z.array(z.object({
+    hookSet: z.enum(['resid', 'ln2', 'mlp']),
+    /** Positions recorded and how many of them are constant (left out of ranking, top-k and probes). */
+    positions: count, degenerate: count,
+    topFraction: fraction, topCount: count,
+    layers: z.array(layerCount),
+    probes: z.array(probeRow),
+    cells: z.array(steerCell),
+  })).optional(),
   consistency: z
     .array(z.object({
       label: z.string(),

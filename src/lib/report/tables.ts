@@ -60,6 +60,64 @@ function table<T>(id: string, title: string, rows: readonly T[], cols: Col<T>[],
 }
 
 type Cells = NonNullable<Report['steering']>['cells'];
+type ProbeRow = NonNullable<Report['analysis']>['probes'][number];
+type Point = NonNullable<Report['recordingPoints']>[number];
+
+const accCi = (acc: number, n: number | undefined) => frac(acc) + (n ? (({ lo, hi }) => ` [${(100 * lo).toFixed(1)}, ${(100 * hi).toFixed(1)}]`)(probeCi(acc, n)) : '');
+
+/** A probe's accuracy on fresh prompts (Wilson 95% interval) and the fresh set's majority rate. */
+const freshProbeCols: Col<ProbeRow>[] = [
+  { label: 'fresh-prompt accuracy', value: (p) => p.freshAcc ?? '', show: (p) => (p.freshAcc === undefined ? '' : accCi(p.freshAcc, p.freshRows)) },
+  { label: 'fresh prompts', value: (p) => p.freshRows ?? '' },
+  { label: 'fresh majority rate', value: (p) => p.freshChance ?? '', show: (p) => (p.freshChance === undefined ? '' : frac(p.freshChance)) },
+];
+
+/** What each recording point is, in words. */
+export const POINT_NAMES: Record<Point['hookSet'], string> = {
+  resid: 'residual stream (block outputs)',
+  ln2: 'FFN LayerNorm output (ln2, the paper\'s)',
+  mlp: 'MLP hidden units',
+};
+
+/**
+ * The recording points side by side: per point and steering setting, the positions, where the top set sits, the
+ * best probe (held out and on fresh prompts), the targeted goal share and targeted minus each control with its
+ * verdict; then every probe of every point.
+ */
+export function recordingPointTables(points: Point[]): ReportTable[] {
+  const best = (ps: ProbeRow[], k: 'testAcc' | 'freshAcc') => ps.filter((p) => p[k] !== undefined).reduce<ProbeRow | null>((m, p) => (!m || p[k]! > m[k]! ? p : m), null);
+  const rows = points.flatMap((pt) => (pt.cells.length ? pt.cells : [null]).map((c) => ({ pt, c })));
+  const kinds = [...new Set(points.flatMap((p) => p.cells.flatMap((c) => (c.controls ?? []).map((x) => x.kind))))];
+  const layers = (pt: Point) => pt.layers.filter((l) => l.count > 0).map((l) => `L${l.layer} ${Math.round(100 * l.fraction)}%`).join(', ');
+  const main = table('recording-points', 'Recording points side by side: the same pairs recorded, ranked, probed and steered at each', rows, [
+    { label: 'recording point', value: (x) => x.pt.hookSet, show: (x) => POINT_NAMES[x.pt.hookSet] },
+    { label: 'informative positions', value: (x) => x.pt.positions - x.pt.degenerate, show: (x) => `${x.pt.positions - x.pt.degenerate} of ${x.pt.positions}` },
+    { label: 'top set by layer', value: (x) => layers(x.pt), show: (x) => `${x.pt.topCount} (top ${frac(x.pt.topFraction)}): ${layers(x.pt)}` },
+    { label: 'best held-out probe', value: (x) => best(x.pt.probes, 'testAcc')?.testAcc ?? '', show: (x) => ((p) => (p ? `L${p.layer} ${accCi(p.testAcc, p.testRows)}` : ''))(best(x.pt.probes, 'testAcc')) },
+    { label: 'best fresh-prompt probe', value: (x) => best(x.pt.probes, 'freshAcc')?.freshAcc ?? '', show: (x) => ((p) => (p ? `L${p.layer} ${accCi(p.freshAcc!, p.freshRows)} (majority ${frac(p.freshChance ?? 0)})` : ''))(best(x.pt.probes, 'freshAcc')) },
+    { label: 'steering', value: (x) => (x.c ? `${x.c.table} α=${x.c.alpha}` : ''), show: (x) => (x.c ? `${x.c.table === 'memToGen' ? 'Mem → Gen' : 'Gen → Mem'} α=${x.c.alpha}` : '') },
+    { label: 'prompts', value: (x) => x.c?.prompts ?? '' },
+    { label: 'targeted % goal', value: (x) => (x.c ? goalOf(x.c) : ''), show: (x) => (x.c ? `${pct1(goalOf(x.c))}${ci1(x.c.targetedCi?.[x.c.table === 'memToGen' ? 'gen' : 'mem'])}` : '') },
+    ...kinds.map((k): Col<(typeof rows)[number]> => ({
+      label: `− ${k}`,
+      value: (x) => x.c?.controls?.find((c) => c.kind === k)?.diff.goal.estimate ?? '',
+      show: (x) => ((c) => (c ? `${signed(c.diff.goal.estimate)}${ci1([c.diff.goal.lo, c.diff.goal.hi])} ${c.verdict}` : ''))(x.c?.controls?.find((c) => c.kind === k)),
+    })),
+  ], 'Targeted minus each control in percent points of the goal share, with the 95% bootstrap interval; "holds" only where the interval excludes 0. '
+    + `Decoding: ${[...new Set(points.flatMap((p) => p.cells.map((c) => modeName(c.decode))))].join(', ') || 'not recorded'}.`);
+  const probes = points.flatMap((pt) => pt.probes.map((p) => ({ pt: pt.hookSet, ...p })));
+  const probeTable = table('recording-points-probes', 'Probes at each recording point (held out on the pairs, and on fresh prompts)', probes, [
+    { label: 'recording point', value: (p) => p.pt, show: (p) => POINT_NAMES[p.pt] },
+    { label: 'hook', value: (p) => p.hook }, { label: 'layer', value: (p) => p.layer },
+    { label: 'held-out accuracy', value: (p) => p.testAcc, show: (p) => accCi(p.testAcc, p.testRows) },
+    { label: 'chance', value: (p) => p.chance, show: (p) => frac(p.chance) },
+    ...freshProbeCols,
+  ]);
+  return [main, probeTable];
+}
+
+/** The goal share of a steering cell: % gen for Mem → Gen, % mem for Gen → Mem. */
+const goalOf = (c: Cells[number]) => (c.table === 'memToGen' ? c.targeted.gen : c.targeted.mem);
 
 const ci1 = (i: [number, number] | undefined) => (i ? ` [${i[0].toFixed(1)}, ${i[1].toFixed(1)}]` : '');
 const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}`;
@@ -162,6 +220,7 @@ export function reportTables(r: Report): ReportTable[] {
       { label: 'held-out rows', value: (p) => p.testRows ?? '', csvOnly: true },
       { label: 'features', value: (p) => p.features ?? '', csvOnly: true },
       { label: 'chance', value: (p) => p.chance, show: (p) => frac(p.chance) },
+      ...(a.probes.some((p) => p.freshAcc !== undefined) ? freshProbeCols : []),
     ]));
     out.push(table('top-neurons', 'Top neurons by |r|', a.top, [
       { label: 'rank', value: (n) => n.rank }, { label: 'hook', value: (n) => n.hook }, { label: 'layer', value: (n) => n.layer },
@@ -169,6 +228,7 @@ export function reportTables(r: Report): ReportTable[] {
       { label: 'q (BH)', value: (n) => n.q ?? '', show: (n) => (n.q === undefined ? '' : n.q.toExponential(2)) },
     ], 'r: Pearson correlation of the activation with the label (mem = 1); NMD: mean activation on mem minus on gen.'));
   }
+  if (r.recordingPoints?.length) out.push(...recordingPointTables(r.recordingPoints));
   if (r.steering) {
     const p = r.steering.pool;
     if (p) {

@@ -19,6 +19,7 @@ import { SessionHost, reportOf, view, type ActiveModelInfo, type AnalysisView, t
 import * as neurons from './neurons';
 import * as steering from './steering';
 import * as cons from './consistency';
+import * as points from './points';
 
 export type { ActiveModelInfo, AnalysisView, PairSummary, SteerPool, SteeringResult } from './session';
 export { modelLabel } from './neurons';
@@ -110,6 +111,11 @@ export class AnalysisService {
 
   interTaskConsistency(o: cons.SecondSetOptions & { task: TaskName; seed?: number }, onProgress?: OnProgress): Promise<Consistency> {
     return cons.interTaskConsistency(this.host, o, onProgress);
+  }
+
+  /** The kept pairs recorded, ranked, probed and steered at each recording point, side by side (report table recording-points). */
+  compareRecordingPoints(o: points.PointsOptions, onProgress?: OnProgress): Promise<NonNullable<Report['recordingPoints']>> {
+    return points.compareRecordingPoints(this.host, o, onProgress);
   }
 
   /** Everything this session produced, as a report (see src/lib/report/schema.ts). */

@@ -81,7 +81,7 @@ export async function interTaskConsistency(h: SessionHost, o: SecondSetOptions &
 async function compareWithSecond(h: SessionHost, o: SecondSetOptions & { task: TaskName; seed: number; kind: 'intra' | 'inter'; label: string }, onProgress?: (p: Progress) => void): Promise<Consistency> {
   const s = h.need();
   if (!s.analysis || !s.storeId) throw new Error('Run the analysis first (three steps on the Neurons page).');
-  const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, pool: s.pool, task: s.task, info: s.info };
+  const first = { analysis: s.analysis, storeId: s.storeId, kept: s.kept, pairSummary: s.pairSummary, pairsSeed: s.pairsSeed, hookSet: s.hookSet, baseline: s.baseline, steering: s.steering, pool: s.pool, task: s.task, info: s.info, recordingPoints: s.recordingPoints };
   const firstRuns = { ...s.runs };
   const keyA = analysisKey(s);
   try {

@@ -26,6 +26,7 @@ export async function findPairs(h: SessionHost, o: Partial<PairSearchOptions>, o
   s.pairsSeed = opts.seed;
   s.analysis = undefined;
   s.pool = undefined; // the fresh prompts exclude the pairs tried: drawn again for the new pairs
+  s.recordingPoints = undefined; // they analyzed other pairs
   s.pairSummary = {
     tried: r.tried, kept: r.kept.length, flipRate: r.flipRate, labelCounts: r.labelCounts, stoppedBy: r.stoppedBy,
     examples: r.kept.slice(0, 8).map((k) => ({ mem: k.mem.prompt, gen: k.gen.prompt })),

@@ -79,6 +79,8 @@ export interface Session {
   /** Fresh prompts decoded without steering: the pool the steering tables draw their mem and gen prompts from. */
   pool?: { items: EvalItem[]; labels: Label[]; info: SteerPool };
   consistency: Report['consistency'];
+  /** The pairs analyzed at each recording point (points.ts). */
+  recordingPoints?: NonNullable<Report['recordingPoints']>;
   /** Lineage in the runs store: the training run of the checkpoint, then this session's record/analyze/steer runs. */
   runs: Partial<Record<RunKind, string>>;
 }
@@ -94,7 +96,7 @@ export interface KeptAnalysis {
 }
 
 /** The state one step leaves, cleared when another task of a mixed model is analyzed. */
-const STEP_STATE = ['kept', 'pairsSeed', 'hookSet', 'pairSummary', 'storeId', 'analysis', 'baseline', 'steering', 'pool'] as const;
+const STEP_STATE = ['kept', 'pairsSeed', 'hookSet', 'pairSummary', 'storeId', 'analysis', 'baseline', 'steering', 'pool', 'recordingPoints'] as const;
 
 /** Holds the session; every pipeline step goes through it (its state, its jobs, its runs). */
 export class SessionHost {
@@ -178,7 +180,7 @@ export function reportOf(s: Session, backend?: string): Report {
   return buildReport({
     task: s.info.task,
     model: { kind: s.model.kind, preset: s.info.preset, source: s.info.source, step: s.info.step, backend, ...(s.info.mixed ? { mixed: s.info.mixed } : {}) },
-    training: s.training, pairs: s.pairSummary, analysis: s.analysis, steering: s.steering, consistency: s.consistency,
+    training: s.training, pairs: s.pairSummary, analysis: s.analysis, steering: s.steering, consistency: s.consistency, recordingPoints: s.recordingPoints,
   });
 }
 
@@ -193,5 +195,6 @@ export function statsOf(a: NeuronAnalysis) {
 }
 
 export function view(a: NeuronAnalysis): AnalysisView {
-  return { ...a, stats: a.stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, q: s.q })) };
+  const { probeModels: _, ...rest } = a; // the probes' weights stay in the worker
+  return { ...rest, stats: a.stats.map((s) => ({ hook: s.hook, layer: s.layer, nmd: s.nmd, r: s.r, q: s.q })) };
 }

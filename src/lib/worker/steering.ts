@@ -7,6 +7,7 @@ import { steeringSweep } from '../steer/experiment';
 import { controlShifts, steeringHooks, targetedShifts, CONTROL_KINDS, type ControlHook, type ControlKind, type Direction } from '../steer/steer';
 import { excludedPrompts, freshItems } from '../steer/fresh';
 import { answerLogProbs } from '../models/generate';
+import { freshProbeScores } from '../neurons/pipeline';
 import type { Progress } from './jobs';
 import { statsOf, type Session, type SessionHost, type SteeringResult } from './session';
 import { PIPELINE_DEFAULTS as D } from './defaults';
@@ -67,11 +68,27 @@ export async function sweep(h: SessionHost, o: SweepOptions, onProgress?: (p: Pr
     }, async (d, total) => { t.report('steering sweep', d, total); await t.checkpoint(); }),
   );
   s.steering = { cells, baseline: pool.counts, pool, decode };
+  await scoreFreshProbes(s);
   const at = cells.find((c) => c.table === 'memToGen' && c.alpha === 1) ?? cells[0];
   await h.keepRun(s, 'steer', `Steering · ${s.info.task} · ${s.info.source}`,
     { model: s.info.source, task: s.info.task, alphas, topFractions, controlSeeds, controls, decode, perDirection: per, freshSeed: pool.seed },
     { baseline: pool.counts, ...(at ? { [`${at.table} α=${at.alpha} top ${at.topFraction}`]: { targeted: at.targeted, controls: (at.controls ?? []).map((c) => ({ kind: c.kind, mean: c.mean, diff: c.diff.goal, verdict: c.verdict })) } } : {}) }, true);
   return s.steering;
+}
+
+/**
+ * The current analysis's probes scored on the fresh pool's mem and gen prompts (labels from their own decode):
+ * sets freshAcc, freshRows and freshChance (the majority rate: the pool is not balanced) on each probe.
+ */
+async function scoreFreshProbes(s: Session): Promise<void> {
+  const a = s.analysis, p = s.pool;
+  if (!a?.probeModels?.length || !p) return;
+  const rows = p.items.map((item, i) => ({ item, label: p.labels[i] })).filter((x) => x.label !== 'other');
+  const mem = rows.filter((x) => x.label === 'mem').length;
+  if (mem === 0 || mem === rows.length) return;
+  const acc = await freshProbeScores(s.model, a.probeModels, rows.map((x) => s.model.encodePrompt(x.item.prompt)), Uint8Array.from(rows, (x) => (x.label === 'mem' ? 1 : 0)), s.padId);
+  const chance = Math.max(mem, rows.length - mem) / rows.length;
+  for (const pr of a.probes) if (acc[pr.hook] !== undefined) Object.assign(pr, { freshAcc: acc[pr.hook], freshRows: rows.length, freshChance: chance });
 }
 
 /**
