@@ -125,6 +125,18 @@ export interface LabKernel {
   wasm?: (inputs: Record<string, tf.TensorInfo>, backend: unknown, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[] | null;
 }
 
+/** One implementation per pass (the op's kernel and its gradient kernel), as cpu.ts, webgpu.ts and wasm.ts export them. */
+export interface PassPair<T> { forward: T; backward: T }
+
+/** The kernels of an op with one forward and one gradient kernel, from its folder's halves. */
+export function forwardAndGradient(
+  names: PassPair<string>,
+  impl: { host: PassPair<HostKernel>; webgpu: PassPair<WebGPURun>; wasm?: Partial<PassPair<LabKernel['wasm']>> },
+): Record<string, LabKernel> {
+  const pass = (p: 'forward' | 'backward'): LabKernel => ({ host: impl.host[p], webgpu: impl.webgpu[p], wasm: impl.wasm?.[p] });
+  return { [names.forward]: pass('forward'), [names.backward]: pass('backward') };
+}
+
 /**
  * Defines a lab op's registration: its kernels by name (WGSL on webgpu, the CPU twin on cpu and wasm) and the
  * gradient of its forward kernel. Returns the op's `register()`, which does the work once however often it is

@@ -1,7 +1,7 @@
 // causalAttention(q, k, v, scale): softmax(q k^T * scale, causal) v as one registered kernel, with one
 // registered gradient kernel giving dq, dk, dv (probabilities recomputed; only the output is saved).
 import * as tf from '@tensorflow/tfjs';
-import { defineLabOp, expectDtype, expectRank } from '../common';
+import { defineLabOp, forwardAndGradient, expectDtype, expectRank } from '../common';
 import { attentionHost } from './cpu';
 import { attentionWasm } from './wasm';
 import { attentionWebGPU } from './webgpu';
@@ -10,10 +10,7 @@ export const ATTENTION = 'LabCausalAttention';
 export const ATTENTION_GRAD = 'LabCausalAttentionGrad';
 
 export const registerAttention = defineLabOp({
-  kernels: {
-    [ATTENTION]: { host: attentionHost.forward, webgpu: attentionWebGPU.forward, wasm: attentionWasm.forward },
-    [ATTENTION_GRAD]: { host: attentionHost.backward, webgpu: attentionWebGPU.backward, wasm: attentionWasm.backward },
-  },
+  kernels: forwardAndGradient({ forward: ATTENTION, backward: ATTENTION_GRAD }, { host: attentionHost, webgpu: attentionWebGPU, wasm: attentionWasm }),
   gradient: {
     kernelName: ATTENTION,
     inputsToSave: ['q', 'k', 'v'],

@@ -1,7 +1,7 @@
 // softmaxCrossEntropy(logits, targets, weights): per-row weighted cross-entropy as one registered kernel,
 // with a registered gradient kernel for the logits (softmax - onehot, recomputed from the logits).
 import * as tf from '@tensorflow/tfjs';
-import { defineLabOp, expectDtype, expectRank } from '../common';
+import { defineLabOp, forwardAndGradient, expectDtype, expectRank } from '../common';
 import { crossEntropyHost } from './cpu';
 import { crossEntropyWasm } from './wasm';
 import { crossEntropyWebGPU } from './webgpu';
@@ -10,10 +10,7 @@ export const XENT = 'LabSoftmaxCrossEntropy';
 export const XENT_GRAD = 'LabSoftmaxCrossEntropyGrad';
 
 export const registerCrossEntropy = defineLabOp({
-  kernels: {
-    [XENT]: { host: crossEntropyHost.forward, webgpu: crossEntropyWebGPU.forward, wasm: crossEntropyWasm.forward },
-    [XENT_GRAD]: { host: crossEntropyHost.backward, webgpu: crossEntropyWebGPU.backward, wasm: crossEntropyWasm.backward },
-  },
+  kernels: forwardAndGradient({ forward: XENT, backward: XENT_GRAD }, { host: crossEntropyHost, webgpu: crossEntropyWebGPU, wasm: crossEntropyWasm }),
   gradient: {
     kernelName: XENT,
     inputsToSave: ['logits', 'targets', 'weights'],

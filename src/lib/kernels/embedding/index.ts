@@ -1,7 +1,7 @@
 // embedding(table, ids): row lookup as one registered kernel, with a registered scatter-add gradient kernel
 // for the table. On wasm this replaces tf.gather, whose gradient needs UnsortedSegmentSum (missing there).
 import * as tf from '@tensorflow/tfjs';
-import { defineLabOp, expectDtype, expectRank } from '../common';
+import { defineLabOp, forwardAndGradient, expectDtype, expectRank } from '../common';
 import { embeddingHost } from './cpu';
 import { embeddingGradWasm } from './wasm';
 import { embeddingWebGPU } from './webgpu';
@@ -10,10 +10,10 @@ export const EMBEDDING = 'LabEmbedding';
 export const EMBEDDING_GRAD = 'LabEmbeddingGrad';
 
 export const registerEmbedding = defineLabOp({
-  kernels: {
-    [EMBEDDING]: { host: embeddingHost.forward, webgpu: embeddingWebGPU.forward },
-    [EMBEDDING_GRAD]: { host: embeddingHost.backward, webgpu: embeddingWebGPU.backward, wasm: embeddingGradWasm },
-  },
+  kernels: forwardAndGradient(
+    { forward: EMBEDDING, backward: EMBEDDING_GRAD },
+    { host: embeddingHost, webgpu: embeddingWebGPU, wasm: { backward: embeddingGradWasm } }, // the forward is a row copy: the twin
+  ),
   gradient: {
     kernelName: EMBEDDING,
     inputsToSave: ['table', 'ids'],

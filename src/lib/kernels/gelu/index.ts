@@ -1,7 +1,7 @@
 // gelu(x): GPT-2's tanh-approximated GELU as one registered kernel (WGSL on webgpu, reference.ts on cpu/wasm),
 // with its gradient as a second registered kernel.
 import * as tf from '@tensorflow/tfjs';
-import { defineLabOp, expectDtype } from '../common';
+import { defineLabOp, forwardAndGradient, expectDtype } from '../common';
 import { geluHost } from './cpu';
 import { geluWasm } from './wasm';
 import { geluWebGPU } from './webgpu';
@@ -10,10 +10,7 @@ export const GELU = 'LabGelu';
 export const GELU_GRAD = 'LabGeluGrad';
 
 export const registerGelu = defineLabOp({
-  kernels: {
-    [GELU]: { host: geluHost.forward, webgpu: geluWebGPU.forward, wasm: geluWasm.forward },
-    [GELU_GRAD]: { host: geluHost.backward, webgpu: geluWebGPU.backward, wasm: geluWasm.backward },
-  },
+  kernels: forwardAndGradient({ forward: GELU, backward: GELU_GRAD }, { host: geluHost, webgpu: geluWebGPU, wasm: geluWasm }),
   gradient: {
     kernelName: GELU,
     inputsToSave: ['x'],

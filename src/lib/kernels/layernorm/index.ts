@@ -1,7 +1,7 @@
 // layerNorm(x, gamma, beta, eps): LayerNorm over the last axis as one registered kernel, with a registered
 // gradient kernel giving dx, dgamma and dbeta in one call (row statistics are recomputed, not saved).
 import * as tf from '@tensorflow/tfjs';
-import { defineLabOp, expectDtype } from '../common';
+import { defineLabOp, forwardAndGradient, expectDtype } from '../common';
 import { layerNormHost } from './cpu';
 import { layerNormWasm } from './wasm';
 import { layerNormWebGPU } from './webgpu';
@@ -10,10 +10,7 @@ export const LAYER_NORM = 'LabLayerNorm';
 export const LAYER_NORM_GRAD = 'LabLayerNormGrad';
 
 export const registerLayerNorm = defineLabOp({
-  kernels: {
-    [LAYER_NORM]: { host: layerNormHost.forward, webgpu: layerNormWebGPU.forward, wasm: layerNormWasm.forward },
-    [LAYER_NORM_GRAD]: { host: layerNormHost.backward, webgpu: layerNormWebGPU.backward, wasm: layerNormWasm.backward },
-  },
+  kernels: forwardAndGradient({ forward: LAYER_NORM, backward: LAYER_NORM_GRAD }, { host: layerNormHost, webgpu: layerNormWebGPU, wasm: layerNormWasm }),
   gradient: {
     kernelName: LAYER_NORM,
     inputsToSave: ['x', 'gamma'],
