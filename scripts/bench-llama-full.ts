@@ -1,4 +1,5 @@
-// npm run bench -- --only llama-full [--out docs/bench/llama-full-1b.json --tokens 8 --lora-len 64 --threads 1
+// npm run bench -- --only llama-full [--out docs/bench/llama-full-1b.json --tokens 8 --lora-len 64 --lora-steps 2 --threads 1
+//                                     --reuse-file-phase true (phase 1 from the last run)
 //                                     --webgpu true --webgpu-timeout 600]
 // (or: npx tsx scripts/bench-llama-full.ts ...)
 // A file of Llama-3.2-1B's exact shape (16 layers, 2048 wide, 32/8 heads of 64, MLP 8192, the real LLaMA-3
@@ -31,6 +32,7 @@ const out = args.out ?? 'docs/bench/llama-full-1b.json';
 const nTokens = Number(args.tokens ?? 8);
 const loraLen = Number(args['lora-len'] ?? 64);
 const threads = Number(args.threads ?? 1);
+const loraSteps = Number(args['lora-steps'] ?? 2);
 const FILE = 'llama-3.2-1b-shape-q4_k_m-random.gguf';
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const log = (...a: unknown[]) => console.error('[bench-llama-full]', ...a);
@@ -203,7 +205,7 @@ async function phase<T>(name: string, fn: (page: import('playwright-core').Page)
     const r = await Promise.race([fn(page).catch((e: Error) => ({ error: e.message.split('\n')[0] })), limit]);
     clearTimeout(timer);
     const row = { ...r, rendererPeakRssBytes: rendererPeakRss(pid), wallSec: (Date.now() - t0) / 1000, loadavg: { before, after: loadavg() } };
-    log(`${name}: done`, JSON.stringify(row).slice(0, 400));
+    log(`${name}: done`, JSON.stringify(row));
     return row as T;
   } finally {
     await browser.close();
@@ -280,7 +282,7 @@ try {
   delete (results.wasmFromFile as Record<string, unknown>).wasmLast;
 
   // 2. wasm from a localhost URL, then one LoRA step
-  results.wasmFromUrlAndLora = await phase('wasm url + lora', (page) => page.evaluate(async ({ url, loraLen, fileBytes }) => {
+  results.wasmFromUrlAndLora = await phase('wasm url + lora', (page) => page.evaluate(async ({ url, loraLen, fileBytes, loraSteps }) => {
     const mod = (window as unknown as { labImport: (p: string) => Promise<any> }).labImport;
     const { useBackend, tf } = (window as unknown as { lab: { useBackend: (b: string) => Promise<void>; tf: any } }).lab;
     await useBackend('wasm');
@@ -314,7 +316,7 @@ try {
     const row = Array.from({ length: loraLen + 1 }, (_, i) => 1000 + ((i * 7919) % 60000));
     const batch = { tokens: [row], lossMask: [row.map(() => 1)] };
     const steps: Array<{ ms: number; loss: number; peakTensorBytesAboveBefore: number; wasmHeapAfter: number }> = [];
-    for (let k = 0; k < 2; k++) {
+    for (let k = 0; k < loraSteps; k++) {
       const t = performance.now();
       const { result: loss, peakBytes } = await measurePeakBytes(() => loraTrainStep(m, a, opt, batch, 1e-4));
       steps.push({ ms: performance.now() - t, loss, peakTensorBytesAboveBefore: peakBytes, wasmHeapAfter: heap() });
@@ -333,7 +335,7 @@ try {
     opt.dispose();
     m.dispose();
     return out;
-  }, { url, loraLen, fileBytes }));
+  }, { url, loraLen, fileBytes, loraSteps }));
 
   // 3. WebGPU (SwiftShader): logits and 2 greedy tokens against wasm
   if (args.webgpu !== 'false' && wasmLast && shortPrompt) {
