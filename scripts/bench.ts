@@ -2,7 +2,8 @@
 //                  --only train,record,llama (default: all three) --wide false (skip the 1B-width LLaMA file)
 //                  --only llama-full: scripts/bench-llama-full.ts instead (a file of Llama-3.2-1B's full shape)
 //                  --rounds 3 (rounds for training and for LLaMA decode, contenders alternated in each)
-//                  --contenders fused,stock,torch1,torch2,jaxjs (training; add `before`: fused ops on tfjs' transposed matmuls)
+//                  --contenders fused,stock,torch1,torch2,jaxjs (training; add `before`: fused ops on tfjs' transposed matmuls,
+//                  `twins`: fused ops with the JS twins instead of the wasm SIMD kernels)
 //                  --llama-threads 1 (wllama's, e.g. 1,2)
 //                  --lab-threads N (tfjs-wasm's pool for the LLaMA runs; default the first --llama-threads)]
 // Headless Chromium (the system one). Training, per preset and backend: the lab with its fused kernels, the same
@@ -72,7 +73,7 @@ const median = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return
 async function trainRounds(backend: string, preset: string, adapterGflops: number): Promise<unknown[]> {
   // PyTorch measures this CPU whatever the lab's backend: it runs beside the wasm rounds only
   const contenders = backend === 'wasm' ? allContenders : allContenders.filter((c) => !c.startsWith('torch') && c !== 'jaxjs');
-  const labOps = contenders.filter((c) => ['fused', 'stock', 'before'].includes(c));
+  const labOps = contenders.filter((c) => ['fused', 'stock', 'before', 'twins'].includes(c));
   // build each lab run once (warm-up step included); shapes of the batches the timed steps will see
   console.error(`[bench] ${preset} ${backend}: building ${labOps.join(', ')}`);
   const setup = await d.page.evaluate(async ({ preset, labOps, task, n }) => {
@@ -80,17 +81,20 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
     const { TrainRun, defaultTrainConfig } = await w.labImport('/src/lib/train/trainer.ts');
     const { getOps } = await w.labImport('/src/lib/models/gpt2/index.ts');
     const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+    const { setSimdOps } = await w.labImport('/src/lib/kernels/wasm-simd/index.ts');
     const { makeBatch } = await w.labImport('/src/lib/train/data.ts');
     for (const r of Object.values(w.benchRuns ?? {})) r.dispose();
     w.benchRuns = {};
     const cfg = { ...defaultTrainConfig(task, preset), batchSize: preset === 'tiny' ? 32 : 8 };
     for (const c of labOps) {
       setTransposeMode(c === 'before' ? 'never' : 'auto');
+      setSimdOps(c !== 'twins');
       const run = TrainRun.create(cfg, getOps(c === 'stock' ? 'stock' : 'fused'));
       await run.trainStep();
       w.benchRuns[c] = run;
     }
     setTransposeMode('auto');
+    setSimdOps(true);
     const any = Object.values(w.benchRuns)[0] ?? TrainRun.create(cfg, getOps('fused'));
     let T = 0, tokens = 0;
     for (let i = 1; i <= n; i++) {
@@ -143,7 +147,9 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
         row = await d.page.evaluate(async ({ c, steps }) => {
           const w = window as unknown as { labImport: (p: string) => Promise<any>; benchRuns: Record<string, any> };
           const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+          const { setSimdOps } = await w.labImport('/src/lib/kernels/wasm-simd/index.ts');
           setTransposeMode(c === 'before' ? 'never' : 'auto');
+          setSimdOps(c !== 'twins');
           const run = w.benchRuns[c];
           const t0 = performance.now();
           let tokens = 0;
@@ -153,6 +159,7 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
           }
           const s = (performance.now() - t0) / 1000;
           setTransposeMode('auto');
+          setSimdOps(true);
           return { tokensPerSec: tokens / s, msPerStep: (1000 * s) / steps };
         }, { c, steps });
       }
@@ -164,15 +171,18 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
   const kernels = await d.page.evaluate(async ({ labOps }) => {
     const w = window as unknown as { labImport: (p: string) => Promise<any>; benchRuns: Record<string, any>; lab: { tf: any } };
     const { setTransposeMode } = await w.labImport('/src/lib/kernels/matmul/index.ts');
+    const { setSimdOps } = await w.labImport('/src/lib/kernels/wasm-simd/index.ts');
     const out: Record<string, { kernels: number; byName: Record<string, number> }> = {};
     for (const c of labOps) {
       setTransposeMode(c === 'before' ? 'never' : 'auto');
+      setSimdOps(c !== 'twins');
       const p = await w.lab.tf.profile(async () => { await w.benchRuns[c].trainStep(); });
       const byName: Record<string, number> = {};
       for (const k of p.kernels) byName[k.name] = (byName[k.name] ?? 0) + 1;
       out[c] = { kernels: p.kernels.length, byName };
     }
     setTransposeMode('auto');
+    setSimdOps(true);
     for (const r of Object.values(w.benchRuns)) r.dispose();
     w.benchRuns = {};
     return out;
@@ -197,7 +207,7 @@ async function trainRounds(backend: string, preset: string, adapterGflops: numbe
   const ratio = (a: string, b: string) => { const x = get(a), y = get(b); return x && y ? { median: x.tokensPerSecMedian / y.tokensPerSecMedian, best: x.tokensPerSecBest / y.tokensPerSecBest } : null; };
   const summary = {
     kind: 'train-ratios', task, preset, backend,
-    fusedOverStock: ratio('fused', 'stock'), fusedOverBefore: ratio('fused', 'before'),
+    fusedOverStock: ratio('fused', 'stock'), fusedOverBefore: ratio('fused', 'before'), fusedOverTwins: ratio('fused', 'twins'),
     fusedOverTorch1: ratio('fused', 'torch1'), fusedOverTorch2: ratio('fused', 'torch2'), fusedOverJaxjs: ratio('fused', 'jaxjs'),
   };
   for (const row of [...rows, ...missing, summary]) console.log(JSON.stringify({ ...row, rounds: undefined, kernelsByName: undefined }));
