@@ -6,6 +6,9 @@
 //   [--pairs N --pairTime S --alphas 0.5,1,3,5 --controlSeeds N (10) --maxPrompts N (fresh prompts per steering table, 300)]
 //   [--steerDecode beam|greedy --hookSet resid|ln2|mlp --consistency true|false]
 //   [--crossAlphas 1,3 (the α of cross-steering in the consistency checks)]
+//   [--seeds N: trains seeds 1..N of the preset (or --seedList 1,2,5) and runs the whole analysis on each; each
+//    seed's report goes to <out>-seedK.json, and <out> is the first seed's report with every seed's headline
+//    figures (table "seeds": mean and range, in how many seeds each steering claim holds)]
 //   [--recordingPoints resid,ln2,mlp (default; 'none' skips) --pointAlphas 1,3: after the main analysis, the same
 //    pairs recorded, ranked, probed and steered (top 5%, these α, the same controls and fresh prompts) at each point]
 //   [--save-checkpoint file.mgck] [--stopAfter N (stop training at step N, keeping the best checkpoint so far)]
@@ -53,6 +56,9 @@ const opts = {
   pointAlphas: (args.pointAlphas ?? '1,3').split(',').map(Number),
 };
 if (args.checkpoint && !existsSync(args.checkpoint)) throw new Error(`No checkpoint file at ${args.checkpoint}.`);
+const seedList = args.seedList ? list(args.seedList).map(Number) : args.seeds ? Array.from({ length: Number(args.seeds) }, (_, i) => i + 1) : [];
+if (seedList.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds takes a count (e.g. 3) and --seedList seeds (e.g. 1,2,3): got ${args.seeds ?? args.seedList}.`);
+if (seedList.length && args.checkpoint) throw new Error('--seeds trains each seed: leave --checkpoint out.');
 
 const started = Date.now();
 const d = await startDriver();
@@ -66,8 +72,8 @@ await d.page.exposeFunction('__report', (kind: string, payload: string) => {
   else if (kind === 'progress') process.stdout.write(`\r${p.phase}: ${p.done}/${p.total} ${p.message ?? ''}        `);
   else if (kind !== 'log') console.log(`\n${kind}: ${typeof p === 'string' ? p : JSON.stringify(p)}`);
 });
-try {
-  const result = await d.page.evaluate(async (o) => {
+/** One whole run (train or load, then the analysis) in the page; returns its report. */
+const runOnce = (o: typeof opts) => d.page.evaluate(async (o) => {
     const w = window as unknown as { labImport: (p: string) => Promise<any>; __report: (k: string, p: string) => void };
     const say = (k: string, p: unknown) => w.__report(k, JSON.stringify(p));
     const { getLab, Comlink } = await w.labImport('/src/lib/worker/client.ts');
@@ -134,7 +140,26 @@ try {
     }
     const report = await lab.analysis.report(o.backend);
     return { report, device, cfg, trainEnd, checkpointBase64: b64 };
-  }, opts);
+  }, o);
+
+try {
+  const seedRuns: unknown[] = [];
+  let first: Awaited<ReturnType<typeof runOnce>> | null = null;
+  for (const seed of seedList.length ? seedList : [null]) {
+    if (seed !== null) console.log(`\n=== seed ${seed} (${seedList.indexOf(seed) + 1} of ${seedList.length}) ===`);
+    const r = await runOnce(seed === null ? opts : { ...opts, overrides: { ...opts.overrides, seed } });
+    if (seed !== null) {
+      const { headlines } = await import('../src/lib/report/seeds');
+      seedRuns.push(headlines(r.report, seed));
+      const file = out.replace(/\.json$/, '') + `-seed${seed}.json`;
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(r.report, null, 2));
+      console.log(`\nseed ${seed} report written to ${file}`);
+    }
+    first ??= r;
+  }
+  const result = first!;
+  if (seedRuns.length) result.report.seedRuns = seedRuns;
   type Counts = { mem: number; gen: number; other: number; total: number };
   const r = result.report as { training?: { chosen?: (Counts & { byTask?: Record<string, Counts> }) | null } | null };
   const chosen = r.training?.chosen ?? null;

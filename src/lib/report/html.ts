@@ -5,6 +5,7 @@ import { canvasLayers, renderPng, svgToString } from '../viz/export';
 import type { Report } from './schema';
 import { reportTables, type ReportTable } from './tables';
 import { decodeName, pairsDecodeName, steeringSummary } from './figures';
+import { seedStatements } from './seeds';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
@@ -81,6 +82,7 @@ export function reportSummary(r: Report): [string, string][] {
       : `${b.gen} gen, ${b.mem} mem, ${b.other} other of ${b.total} validation prompts (${decodeName(r)})`]);
     steeringSummary(r).forEach((line, i) => out.push([i ? '' : 'steering claims (95% intervals)', line]));
   }
+  if (r.seedRuns && r.seedRuns.length > 1) out.push(['seeds', seedStatements(r.seedRuns).join(' ')]);
   return out;
 }
 

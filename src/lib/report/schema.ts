@@ -130,6 +130,12 @@ export const reportSchema = z.object({
     probes: z.array(probeRow),
     cells: z.array(steerCell),
   })).optional(),
+  /** `reproduce --seeds N`: every seed's headline figures and steering verdicts (report/seeds.ts). */
+  seedRuns: z.array(z.object({
+    seed: count, source: z.string(),
+    figures: z.record(z.string(), z.number()),
+    verdicts: z.record(z.string(), z.enum(['holds', 'not shown'])),
+  })).optional(),
   consistency: z
     .array(z.object({
       label: z.string(),

@@ -3,6 +3,7 @@
 import { csvFormatRows } from 'd3';
 import type { Report } from './schema';
 import type { ControlCell, SteerCell } from '../steer/experiment';
+import { seedRows, seedStatements, type SeedRow } from './seeds';
 import { cellControls, decodeName, modeName, pairsDecodeName, probeCi } from './figures';
 
 type Cell = string | number;
@@ -229,6 +230,15 @@ export function reportTables(r: Report): ReportTable[] {
     ], 'r: Pearson correlation of the activation with the label (mem = 1); NMD: mean activation on mem minus on gen.'));
   }
   if (r.recordingPoints?.length) out.push(...recordingPointTables(r.recordingPoints));
+  if (r.seedRuns && r.seedRuns.length > 1) {
+    const runs = r.seedRuns;
+    out.push(table('seeds', `Headline figures over ${runs.length} seeds (mean and range)`, seedRows(runs), [
+      { label: 'figure', value: (x) => x.figure },
+      ...runs.map((s, i): Col<SeedRow> => ({ label: `seed ${s.seed}`, value: (x) => x.values[i] ?? '', show: (x) => (x.values[i] === null ? '' : num(x.values[i]!)) })),
+      { label: 'mean', value: (x) => x.mean }, { label: 'min', value: (x) => x.min }, { label: 'max', value: (x) => x.max },
+      { label: 'holds in', value: (x) => (x.holds ? `${x.holds.k}/${x.holds.n}` : ''), show: (x) => (x.holds ? `${x.holds.k} of ${x.holds.n} seeds` : '') },
+    ], seedStatements(runs).join(' ')));
+  }
   if (r.steering) {
     const p = r.steering.pool;
     if (p) {
