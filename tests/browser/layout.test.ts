@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { baseUrl, launchChromium, openHarness } from './chromium';
-import { overlaps } from './layout';
+import { outside, overlaps } from './layout';
 
 const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'];
 const SIZES = [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }];
@@ -46,7 +46,7 @@ describe('layout: no overlapping text', () => {
         await page.waitForFunction((name) => new URL(location.href).searchParams.get('page') === name && !!document.querySelector('main h1'), p);
         if (p === 'train') await page.waitForSelector('[data-testid=train-task]', { timeout: 60_000 });
         await page.waitForTimeout(400);
-        for (const o of await overlaps(page)) problems.push(`${p} @${vp.width}: ${o}`);
+        for (const o of [...await overlaps(page), ...await outside(page)]) problems.push(`${p} @${vp.width}: ${o}`);
       }
       await page.close();
     }
@@ -59,7 +59,7 @@ describe('layout: no overlapping text', () => {
     for (const vp of SIZES) {
       await page.setViewportSize(vp);
       await gallery(page, vp.width - 40);
-      for (const o of await overlaps(page, '#gallery')) problems.push(`gallery @${vp.width}: ${o}`);
+      for (const o of [...await overlaps(page, '#gallery'), ...await outside(page, '#gallery')]) problems.push(`gallery @${vp.width}: ${o}`);
       // the sweep's control spreads are wider than their values: whiskers stop at 0%, never below the axis
       const below = await page.evaluate(() => {
         const fig = document.querySelector('[data-testid=viz-bar-sweep]')!;
@@ -88,6 +88,19 @@ describe('layout: no overlapping text', () => {
     expect(found.length).toBe(2);
     expect(found.join('\n')).toMatch(/text "planted label text" overlaps button "Planted"|button "Planted" overlaps text "planted label text"/);
     expect(found.join('\n')).toMatch(/svg text "Planted chart title" overlaps svg text "0.5"/);
+    // a chart title longer than its chart runs past the right edge (and is the only finding)
+    expect(await outside(page)).toEqual([]);
+    await page.evaluate(() => {
+      const f = document.createElement('figure');
+      f.className = 'viz';
+      f.dataset.testid = 'planted-chart';
+      f.style.width = '200px';
+      f.innerHTML = '<svg class="chart-svg" width="200" height="40" style="overflow: visible"><text x="4" y="20">A planted chart title far too long for its two hundred pixels</text></svg>';
+      document.querySelector('main')!.prepend(f);
+    });
+    const past = await outside(page);
+    expect(past.length).toBe(1);
+    expect(past[0]).toMatch(/^svg text "A planted chart title far too long for i" runs \d+ px past the right edge of chart "planted-chart"$/);
     await page.close();
   });
 });

@@ -49,3 +49,29 @@ export function overlaps(page: Page, root = 'body'): Promise<string[]> {
     return bad;
   }, root);
 }
+
+/**
+ * SVG text that runs past its chart's edge (the figure.viz box; charts draw with overflow visible, so such text
+ * spills over its neighbours or off the card), in words: `svg text "…" runs 37 px past the right edge of chart "x"`.
+ */
+export function outside(page: Page, root = 'body'): Promise<string[]> {
+  return page.evaluate((rootSel) => {
+    const rootEl = document.querySelector(rootSel);
+    if (!rootEl) return [`no element matches ${rootSel}`];
+    const bad: string[] = [];
+    const short = (s: string) => JSON.stringify(s.trim().replace(/\s+/g, ' ').slice(0, 40));
+    for (const fig of rootEl.querySelectorAll('figure.viz')) {
+      if (!fig.checkVisibility()) continue;
+      const f = fig.getBoundingClientRect();
+      const name = fig.getAttribute('data-testid') ?? '';
+      for (const el of fig.querySelectorAll('svg text')) {
+        if (!el.textContent?.trim() || el.closest('[data-export=skip]') || !el.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width < 1) continue;
+        const past = { left: f.left - r.left, right: r.right - f.right, top: f.top - r.top, bottom: r.bottom - f.bottom };
+        for (const [side, d] of Object.entries(past)) if (d > 2) bad.push(`svg text ${short(el.textContent)} runs ${Math.round(d)} px past the ${side} edge of chart "${name}"`);
+      }
+    }
+    return bad;
+  }, root);
+}

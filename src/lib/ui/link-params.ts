@@ -3,7 +3,7 @@
 // through the same validator as the Train page and imported files (train/settings.ts).
 import { trainFieldProblem } from '../train/settings';
 
-export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device'] as const;
+export const PAGES = ['home', 'tasks', 'train', 'neurons', 'steer', 'llama', 'runs', 'report', 'device', 'neuron'] as const;
 export type PageName = (typeof PAGES)[number];
 
 const setting = (key: string, parse: (v: string) => unknown) => (v: string) => trainFieldProblem(key, parse(v)) === null;
@@ -25,6 +25,10 @@ export const KNOWN: Record<string, (v: string) => boolean> = {
   top: (v) => Number.isFinite(Number(v)) && Number(v) > 0 && Number(v) <= 1,
   pairs: (v) => /^\d{2,6}$/.test(v) && Number(v) >= 10,
   neuron: (v) => /^\d{1,7}$/.test(v),
+  /** Home: teacher mode (the workshop plan and the printable handout). */
+  teacher: (v) => v === '1',
+  /** Steer: the validation prompt tried. */
+  item: (v) => /^\d{1,6}$/.test(v),
   dir: (v) => ['toGen', 'toMem'].includes(v),
   // Train settings, so a copied link reproduces the run it describes (the Train page's validator)
   steps: setting('steps', Number),

@@ -21,10 +21,10 @@ export function param(name: string, fallback = ''): string {
  * along to the Train page (and a copied link carries only what its page uses).
  */
 const OWNED: Record<string, readonly PageName[]> = {
-  alpha: ['steer'], top: ['steer'], dir: ['steer'],
+  alpha: ['steer'], top: ['steer'], dir: ['steer'], item: ['steer'], teacher: ['home'],
   split: ['tasks'], preset: ['train'], run: ['report', 'runs'],
   steps: ['train'], batch: ['train'], accum: ['train'], lr: ['train'], warmup: ['train'], every: ['train'], limit: ['train'], decode: ['train'],
-  hook: ['neurons', 'steer'], neuron: ['neurons', 'steer'], pairs: ['home', 'neurons'],
+  hook: ['neurons', 'steer', 'neuron'], neuron: ['neurons', 'steer', 'neuron'], pairs: ['home', 'neurons', 'steer', 'neuron'],
 };
 
 /** The page-owned parameters each page had when the user left it (this tab only). */

@@ -5,10 +5,10 @@ import * as Comlink from 'comlink';
 // HookedModel interface, so any model (GPT-2, LLaMA) goes through the same code.
 import { getOps, type OpsImpl } from '../models/gpt2';
 import type { HookedModel } from '../models/types';
-import type { TaskName } from '../tasks/types';
+import type { Label, TaskName } from '../tasks/types';
 import type { DecodeMode, EvalCounts } from '../train/evaluate';
 import type { HookSet, PairSearchOptions } from '../neurons/pipeline';
-import type { Consistency } from '../steer/experiment';
+import type { Consistency, SteerCell } from '../steer/experiment';
 import type { Direction } from '../steer/steer';
 import type { Report } from '../report/schema';
 import { gpt2FromCheckpoint } from '../train/checkpoint-model';
@@ -20,6 +20,7 @@ import * as neurons from './neurons';
 import * as steering from './steering';
 import * as cons from './consistency';
 import * as points from './points';
+import * as neuron from './neuron';
 
 export type { ActiveModelInfo, AnalysisView, PairSummary, SteerPool, SteeringResult } from './session';
 export { modelLabel } from './neurons';
@@ -83,6 +84,26 @@ export class AnalysisService {
 
   neuronValues(hook: string, index: number): Promise<{ mem: Float32Array; gen: Float32Array }> {
     return neurons.neuronValues(this.host, hook, index);
+  }
+
+  /** One neuron's page: r, NMD, q, rank, its activations on mem vs gen, and the prompts that drive it most and least. */
+  neuronProfile(hook: string, index: number, k?: number): Promise<neuron.NeuronProfile> {
+    return neuron.sessionNeuronProfile(this.host, hook, index, k);
+  }
+
+  /** Steering one neuron alone (Mem -> Gen and Gen -> Mem at each α) beside the matched control, on fresh prompts. */
+  steerNeuron(o: Parameters<typeof neuron.sessionSteerNeuron>[1], onProgress?: OnProgress): Promise<SteerCell[]> {
+    return neuron.sessionSteerNeuron(this.host, o, onProgress);
+  }
+
+  /** Steer's default prompt: the first validation prompt answered `label`-wise without steering. */
+  firstPromptLabeled(label: Label, decode?: DecodeMode, limit?: number): Promise<number | null> {
+    return neuron.firstPromptLabeled(this.host, label, decode, limit);
+  }
+
+  /** Measured speed of the three Neurons steps here (a shared link's recompute ETA). */
+  measurePipeline(o?: { n?: number; decode?: DecodeMode }): ReturnType<typeof neuron.measurePipeline> {
+    return neuron.measurePipeline(this.host, o);
   }
 
   baseline(decode?: DecodeMode, onProgress?: OnProgress): Promise<EvalCounts> {
