@@ -5,6 +5,7 @@ import { binAt, binColumns, maxAbs, toGrid } from '../../src/lib/viz/heatmap/bin
 import { sharedBins } from '../../src/lib/viz/histogram/bins';
 import {
   axisTicks, finiteExtent, formatPercent, formatValue, linearDomain, logDomain, mean, nearestIndex, seriesColor, symmetricDomain,
+  titleLines,
 } from '../../src/lib/viz/shared/scales';
 import { filterRows, pageOf, sortRows, type Column } from '../../src/lib/viz/table/table';
 
@@ -165,5 +166,17 @@ describe('table rows', () => {
     expect(p.rows.map((x) => x.name)).toEqual(['L3 N9']);
     expect(pageOf([], 0, 10)).toEqual({ rows: [], page: 0, pageCount: 1 });
     expect(() => pageOf(rows, 0, 0)).toThrow(/pageSize must be a positive integer/);
+  });
+});
+
+describe('chart titles', () => {
+  it('wrap at spaces to fit the chart, keeping every word and a long word whole', () => {
+    const t = 'Steering sweep, mem → gen: % gen, targeted vs control';
+    expect(titleLines(t, 1000)).toEqual([t]);
+    const lines = titleLines(t, 200);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(25);
+    expect(lines.join(' ')).toBe(t);
+    expect(titleLines('a-very-long-single-word-title-here', 80)).toEqual(['a-very-long-single-word-title-here']);
   });
 });
