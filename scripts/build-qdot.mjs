@@ -23,7 +23,21 @@ async function build(extra) {
     writeFile: (name, contents) => { if (name.endsWith('.wasm')) binary = contents; },
   });
   if (error || !binary) throw new Error(`asc failed on ${src}: ${error?.message ?? 'no binary'}\n${stderr.toString()}`);
+  // A data segment (e.g. a lookup table behind Mathf.log) would be written into the imported memory, tfjs-wasm's
+  // heap, at instantiation, over whatever tfjs keeps there: refuse it.
+  if (sectionIds(binary).includes(11)) throw new Error(`${src} compiled to a module with a data segment; use no static data (tables, strings).`);
   return Buffer.from(binary).toString('base64');
+}
+
+function sectionIds(b) {
+  const ids = [];
+  for (let i = 8; i < b.length; ) {
+    ids.push(b[i]);
+    let n = 0, shift = 0, j = i + 1, c;
+    do { c = b[j++]; n |= (c & 127) << shift; shift += 7; } while (c & 128);
+    i = j + n;
+  }
+  return ids;
 }
 
 const shared = ['--sharedMemory', '--maximumMemory', '65536'];
