@@ -120,6 +120,14 @@ describe('Report page', () => {
     const json = await download(page, 'report-save-json');
     expect(parseReport(json.text)).toEqual(parseReport(JSON.stringify(report)));
     expect(JSON.parse(json.text)).toEqual(JSON.parse(JSON.stringify(report)));
+
+    // A top-neuron row opens that neuron's own page; the link carries the report's pair count for a recompute
+    const best = [...report.analysis!.top].sort((a, b) => a.rank - b.rank)[0];
+    await page.click('[data-testid=report-top-neurons] tbody tr:first-child');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('page') === 'neuron');
+    const link = new URL(page.url()).searchParams;
+    expect([link.get('hook'), Number(link.get('neuron')), Number(link.get('pairs'))]).toEqual([best.hook, best.index, Math.max(10, report.pairs!.kept)]);
+    expect(await page.locator('h1').textContent()).toContain(`${best.hook} · #${best.index}`);
     expect(errors).toEqual([]);
     await ctx.close();
   });
