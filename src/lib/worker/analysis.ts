@@ -56,13 +56,9 @@ export class AnalysisService {
   }
 
   /** A mixed model: analyze another of its tasks (see SessionHost.switchTask). */
-  switchTask(task: TaskName): ActiveModelInfo {
-    return this.host.switchTask(task);
-  }
+  switchTask(task: TaskName): ActiveModelInfo { return this.host.switchTask(task); }
 
-  active(): ActiveModelInfo | null {
-    return this.host.s?.info ?? null;
-  }
+  active(): ActiveModelInfo | null { return this.host.s?.info ?? null; }
 
   /** What the session holds, so a page opened later shows the work done elsewhere (e.g. the guided path). */
   sessionState(): { active: ActiveModelInfo | null; pairs: PairSummary | null; storeId: string | null; analysis: AnalysisView | null; steering: SteeringResult | null } {
@@ -144,7 +140,5 @@ export class AnalysisService {
     return reportOf(this.host.need(), backend);
   }
 
-  analysisKeys(): string[] {
-    return [...this.host.analyses.keys()];
-  }
+  analysisKeys(): string[] { return [...this.host.analyses.keys()]; }
 }
