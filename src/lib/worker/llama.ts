@@ -5,7 +5,7 @@ import * as Comlink from 'comlink';
 // lifecycle (run-tracked.ts, registered with the worker's jobs), and hands the HookedModel to the analysis.
 import { parseGGUF, readGGUFHeader, type GGUFHeader, type GGUFSource } from '../gguf/reader';
 import { LlamaModel, generate } from '../models/llama/model';
-import { kvCacheBytes } from '../models/llama/memory-plan';
+import { kvCacheBytes, type LlamaShape } from '../models/llama/memory-plan';
 import { planFromHeader, type LlamaPlan } from '../models/llama/plan';
 import { LoraAdapters, type LoraConfig } from '../models/llama/lora';
 import { createAdapters, defaultFineTuneConfig, fineTune, type FineTuneConfig, type FineTuneEval, type FineTuneLog } from '../train/llama-finetune';
@@ -18,16 +18,9 @@ import { runTracked } from './run-tracked';
 export type { DownloadProgress } from '../store/download';
 export type { LlamaPlan } from '../models/llama/plan';
 
-export interface LlamaInfo {
+export interface LlamaInfo extends LlamaShape {
   name: string;
   arch: string;
-  nLayer: number;
-  dModel: number;
-  dMlp: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  vocabSize: number;
   nCtx: number;
   ropeBase: number;
   tiedOutput: boolean;

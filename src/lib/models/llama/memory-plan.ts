@@ -10,17 +10,10 @@
 // and, per token, the head: logits, log-softmax, one-hot target, product and their gradients (9V).
 // tests/unit/lora-memory.test.ts checks it against the measured peak on real fixtures; docs/bench/llama-full-1b.json
 // against a Llama-3.2-1B-shaped file.
+import type { LlamaConfig } from './config';
 
-/** The shape of a LLaMA as the estimate needs it (a LlamaConfig has these fields). */
-export interface LlamaShape {
-  nLayer: number;
-  dModel: number;
-  dMlp: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  vocabSize: number;
-}
+/** The shape of a LLaMA as the estimate needs it: these fields of its LlamaConfig. */
+export type LlamaShape = Pick<LlamaConfig, 'nLayer' | 'dModel' | 'dMlp' | 'nHead' | 'nHeadKv' | 'headDim' | 'vocabSize'>;
 
 export interface LoraShape {
   r: number;
